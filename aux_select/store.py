@@ -1,0 +1,159 @@
+"""Content-addressed results store: JSON records (and .npy arrays) on disk, no pickles.
+
+Every expensive result (a training run, a head-importance matrix, a GP point, a bandit
+trajectory) is filed under root/<kind>/<key>.json, where the key hashes everything that
+determines it. Same spec -> same key -> the stored result is reused, so an interrupted
+experiment resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO
+
+import numpy as np
+
+# bump when a stored format changes; it is part of every key, so old results are not reused
+SCHEMA_VERSION = 1
+
+
+def _jsonable(obj: Any, where: str = "spec") -> Any:
+    """`obj` as plain JSON types; raises TypeError naming the first thing that is not."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj), where)
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            # json.dumps would silently turn 1 into "1" and make {1: x} and {"1": x} collide
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: key {k!r} is {type(k).__name__}, not str")
+            out[k] = _jsonable(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, PurePath):
+        return obj.as_posix()
+    if isinstance(obj, (np.generic, np.ndarray)) and obj.dtype.kind in "biufU":
+        return obj.tolist()  # python scalars / nested lists, so np.float64(1) keys like 1.0
+    raise TypeError(f"{where}: {type(obj).__name__} {obj!r:.80} is not JSON-serialisable")
+
+
+def make_key(kind: str, spec: Mapping[str, Any]) -> str:
+    """sha256 (first 16 hex chars) of canonical JSON of {"kind", "schema", "spec"}.
+
+    Dataclasses (via dataclasses.asdict), tuples, Paths and numpy scalars/arrays are
+    normalised, and dict order is irrelevant, so equal specs give equal keys. Anything
+    not JSON-able raises TypeError naming it.
+    """
+    payload = {"kind": kind, "schema": SCHEMA_VERSION, "spec": _jsonable(spec)}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write via a temp file in the same directory + fsync + os.replace: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # ".tmp" suffix so a leftover from a killed process never matches *.json / *.npy
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # data on disk before the rename makes it visible
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def _read_json(path: Path) -> dict | None:
+    """The JSON record at `path`, or None if it is missing or corrupt (with a warning)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        warnings.warn(f"ignoring corrupt store file {path} ({e}); it will be recomputed",
+                      stacklevel=3)
+        return None
+
+
+class Store:
+    """A directory of results keyed by make_key(kind, spec); root is created on first write."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def path(self, kind: str, key: str, suffix: str = ".json") -> Path:
+        """Where the result `key` of `kind` lives: root/kind/key+suffix."""
+        if not kind or Path(kind).name != kind:
+            raise ValueError(f"kind must be a plain directory name, got {kind!r}")
+        return self.root / kind / f"{key}{suffix}"
+
+    def get(self, kind: str, spec: Mapping) -> dict | None:
+        """The stored value for (kind, spec), or None if there is none (or it is corrupt)."""
+        record = _read_json(self.path(kind, make_key(kind, spec)))
+        return None if record is None else record["value"]
+
+    def put(self, kind: str, spec: Mapping, value: Mapping) -> Path:
+        """Atomically store {"kind","key","spec","value","created"}; returns the file path.
+
+        `value` must be JSON-able (numpy scalars/arrays and tuples are converted). NaN and
+        inf are allowed (Python's json default allow_nan=True) so a diverged run can
+        still record its NaN loss; the file is then not strict JSON, but json.load reads it.
+        """
+        key = make_key(kind, spec)
+        record = {"kind": kind, "key": key, "spec": _jsonable(spec),
+                  "value": _jsonable(value, "value"),
+                  "created": datetime.now(timezone.utc).isoformat()}
+        text = json.dumps(record, indent=1, sort_keys=True)
+        return _atomic_write(self.path(kind, key), lambda f: f.write(text.encode("utf-8")))
+
+    def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping]) -> dict:
+        """The stored value for (kind, spec); on a miss, call compute(), store and return it."""
+        value = self.get(kind, spec)
+        if value is None:
+            value = _jsonable(compute(), "value")  # same shape as a later get() returns
+            self.put(kind, spec, value)
+        return value
+
+    def records(self, kind: str) -> list[dict]:
+        """Every stored record of `kind` (full records, with spec), oldest first.
+
+        Order is file mtime then name; re-putting a spec rewrites its file and so moves it last.
+        """
+        files = self.path(kind, "x").parent.glob("*.json")
+        files = sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        return [r for r in map(_read_json, files) if r is not None]
+
+    def put_array(self, kind: str, spec: Mapping, array: np.ndarray) -> Path:
+        """Atomically store `array` as root/kind/key.npy (no pickle: object arrays are refused)."""
+        array = np.asarray(array)
+        path = self.path(kind, make_key(kind, spec), ".npy")
+        return _atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+    def get_array(self, kind: str, spec: Mapping) -> np.ndarray | None:
+        """The array stored for (kind, spec), or None; loaded with allow_pickle=False."""
+        path = self.path(kind, make_key(kind, spec), ".npy")
+        return np.load(path, allow_pickle=False) if path.exists() else None
+
+
+def default_store(path: str | os.PathLike | None = None) -> Store:
+    """The Store at `path`, else at $AUX_SELECT_STORE, else at ./results/store.
+
+    The fallback is resolved against the current working directory at call time.
+    """
+    root = path or os.environ.get("AUX_SELECT_STORE") or Path.cwd() / "results" / "store"
+    return Store(root)

@@ -1,0 +1,310 @@
+"""Multi-task training: the mixing schedule, a step-wise `Trainer` and `run_mtl`.
+
+A mixing ratio η_1:…:η_N (primary first) becomes the interleaved schedule of the official
+AutoSeM code: step s trains task `schedule[s % len(schedule)]`, where the schedule lists
+task i η_i times (round-robin, so tasks alternate instead of coming in blocks).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from .data import TaskData, make_loader, tokenize
+from .metrics import compute_metrics
+from .models import EncoderConfig, build_model, load_tokenizer
+from .tasks import REGRESSION
+
+
+def mixing_schedule(ratio: Sequence[int]) -> list[int]:
+    """Task indices in the interleaved order of one cycle: task i appears ratio[i] times.
+
+    >>> mixing_schedule([2, 1, 0])
+    [0, 1, 0]
+    """
+    ratio = validate_ratio(ratio)
+    return [i for r in range(max(ratio)) for i, n in enumerate(ratio) if n > r]
+
+
+def validate_ratio(ratio: Sequence[int], n_tasks: int | None = None) -> list[int]:
+    """The ratio as a list of ints; ValueError naming the problem otherwise."""
+    ratio = list(ratio)
+    if n_tasks is not None and len(ratio) != n_tasks:
+        raise ValueError(f"ratio has {len(ratio)} entries for {n_tasks} tasks; give one per task, primary first")
+    if not ratio:
+        raise ValueError("ratio is empty; give one non-negative integer per task, primary first")
+    if any(not float(r).is_integer() for r in ratio):
+        raise ValueError(f"ratio {ratio} has a non-integer entry; entries are batches per cycle")
+    ratio = [int(r) for r in ratio]
+    if any(r < 0 for r in ratio):
+        raise ValueError(f"ratio {ratio} has a negative entry; use 0 to drop a task")
+    if ratio[0] < 1:
+        raise ValueError(f"ratio {ratio} gives the primary task 0; the primary's entry must be >= 1")
+    return ratio
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """cuda, then mps, then cpu, unless a device is named."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 1000          # optimiser steps, all tasks together
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    lr: float = 5e-5               # transformers; the BiLSTM wants about 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1      # share of max_steps with linear warm-up, then linear decay
+    max_grad_norm: float = 1.0
+    eval_every: int | None = None  # steps between select evaluations; None: only at the end
+    patience: int | None = None    # early stopping after this many evaluations without gain
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class RunResult:
+    tasks: list[str]                 # primary first
+    ratio: list[int]
+    select: dict[str, float]         # the primary's metrics on its select split
+    report: dict[str, float]         # ... and on its report split (GLUE dev)
+    select_score: float              # the primary's selection metric on select
+    report_score: float
+    losses: list[float]              # training loss of every step
+    steps: int
+    best_step: int                   # step whose weights were scored
+    examples_seen: dict[str, int]
+    wall_time_s: float
+    peak_memory_mb: float            # cuda: peak allocated; cpu: the process's peak RSS
+    device: str
+    failure: str | None = None       # why the run failed (e.g. NaN loss); scores are then NaN
+    history: list[dict] = field(default_factory=list)  # select evaluations during training
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunResult":
+        return cls(**d)
+
+
+class Trainer:
+    """A shared model over `tasks`, one AdamW with warm-up/decay over `total_steps`, and an
+    endless seeded batch stream per task. Drives `run_mtl` and the bandit's rounds alike."""
+
+    def __init__(self, tasks: Sequence[TaskData], encoder: EncoderConfig, config: TrainConfig,
+                 total_steps: int | None = None):
+        self.config, self.encoder_config = config, encoder
+        self.device = pick_device(config.device)
+        self.tasks = {t.name: t for t in tasks}
+        self.tokenizer = load_tokenizer(encoder)
+        self._encoded: dict[tuple[str, str], object] = {}
+        self.model = build_model(encoder, [t.spec for t in tasks], len(self.tokenizer), config.seed)
+        self.model.to(self.device)
+        no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]  # biases, LayerNorm
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        total = total_steps or config.max_steps
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, math.ceil(config.warmup_ratio * total), total)
+        self._streams: dict[str, Iterator] = {}
+        self.examples_seen = {name: 0 for name in self.tasks}
+        self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` fast-forward the streams
+        torch.manual_seed(config.seed)  # dropout draws
+
+    def encoded(self, task: str, split: str):
+        if (task, split) not in self._encoded:
+            ds = getattr(self.tasks[task], split)
+            self._encoded[task, split] = tokenize(ds, self.tokenizer, self.encoder_config.max_len)
+        return self._encoded[task, split]
+
+    def _stream(self, task: str) -> Iterator[dict]:
+        task_index = list(self.tasks).index(task)
+        for epoch in range(10**9):
+            yield from make_loader(self.encoded(task, "train"), self.tokenizer, self.config.batch_size,
+                                   shuffle=True, seed=self.config.seed * 100_003 + task_index * 1009 + epoch)
+
+    def next_batch(self, task: str) -> dict:
+        if task not in self._streams:
+            self._streams[task] = self._stream(task)
+        batch = next(self._streams[task])
+        self.batches_drawn[task] += 1
+        return batch
+
+    def step(self, task: str, batch: dict | None = None) -> torch.Tensor:
+        """One optimiser step on a batch of `task`; returns the (detached) loss."""
+        batch = batch if batch is not None else self.next_batch(task)
+        self.model.train()
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        loss, _ = self.model(task, **batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.examples_seen[task] += len(batch["labels"])
+        return loss.detach()
+
+    @torch.inference_mode()
+    def predict(self, task: str, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(predictions, labels) of `task` on the first `limit` rows of `split`."""
+        ds = self.encoded(task, split)
+        if limit is not None and limit < len(ds):
+            ds = ds.select(range(limit))
+        self.model.eval()
+        preds, labels = [], []
+        for batch in make_loader(ds, self.tokenizer, self.config.eval_batch_size, shuffle=False):
+            labels.append(batch.pop("labels").numpy())
+            _, logits = self.model(task, **{k: v.to(self.device) for k, v in batch.items()})
+            is_reg = self.tasks[task].spec.objective == REGRESSION
+            preds.append((logits.squeeze(-1) if is_reg else logits.argmax(-1)).float().cpu().numpy())
+        return np.concatenate(preds), np.concatenate(labels)
+
+    def evaluate(self, task: str, split: str = "select", limit: int | None = None) -> dict[str, float]:
+        """The task's official metrics on `split`."""
+        preds, labels = self.predict(task, split, limit)
+        return compute_metrics(self.tasks[task].spec.metrics, preds, labels)
+
+    def score(self, task: str, split: str = "select", limit: int | None = None) -> float:
+        """The task's selection metric on `split`."""
+        return self.evaluate(task, split, limit)[self.tasks[task].spec.selection_metric]
+
+    def checkpoint(self, path: str | os.PathLike) -> None:
+        """Write what `restore` needs into the folder `path`: weights, optimiser and scheduler
+        state, the torch RNG and how many batches each stream has drawn (safetensors + JSON, no
+        pickles). Not atomic by itself: write into a fresh folder, then rename it."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_model(self.model, str(path / "model.safetensors"))
+        opt = self.optimizer.state_dict()
+        # {param index: {"step", "exp_avg", ...}} -> flat "index.name" keys
+        save_file({f"{i}.{k}": v.contiguous() for i, s in opt["state"].items() for k, v in s.items()},
+                  path / "optimizer.safetensors")
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+        save_file(rng, path / "rng.safetensors")
+        meta = {"param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict(),
+                "batches_drawn": self.batches_drawn, "examples_seen": self.examples_seen}
+        (path / "trainer.json").write_text(json.dumps(meta))
+
+    def restore(self, path: str | os.PathLike) -> None:
+        """Continue exactly where `checkpoint(path)` stopped; the trainer must have been built
+        with the same tasks, encoder, config and total_steps."""
+        path = Path(path)
+        meta = json.loads((path / "trainer.json").read_text())
+        load_model(self.model, path / "model.safetensors", device=str(self.device))
+        state: dict[int, dict] = {}
+        for key, value in load_file(path / "optimizer.safetensors").items():
+            i, name = key.split(".", 1)
+            state.setdefault(int(i), {})[name] = value
+        groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
+        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        self.scheduler.load_state_dict(meta["scheduler"])
+        self.examples_seen = dict(meta["examples_seen"])
+        # streams are seeded per (seed, task, epoch): re-create them and discard what was drawn
+        self._streams, self.batches_drawn = {}, {name: 0 for name in self.tasks}
+        for task, n in meta["batches_drawn"].items():
+            for _ in range(n):
+                self.next_batch(task)
+        rng = load_file(path / "rng.safetensors")  # last: fast-forwarding draws from the RNG too
+        torch.set_rng_state(rng.pop("cpu"))
+        if rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([rng[f"cuda.{i}"] for i in range(len(rng))])
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
+            config: TrainConfig = TrainConfig(), progress: bool = True) -> RunResult:
+    """Train the primary (`tasks[0]`) with the others mixed by `ratio`; score the primary.
+
+    With `eval_every`, the primary is scored on select during training and the best weights
+    are kept (and early stopping applies with `patience`). A NaN loss ends the run as a
+    failure with NaN scores instead of raising, so a search can go on.
+    """
+    ratio = validate_ratio(ratio, len(tasks))
+    kept = [(t, r) for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
+    tasks, ratio = [t for t, _ in kept], [r for _, r in kept]
+    primary = tasks[0].name
+    start = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer = Trainer(tasks, encoder, config)
+    order = [tasks[i].name for i in mixing_schedule(ratio)]
+    losses, history, pending, failure = [], [], [], None
+    best_score, best_step, best_weights = -math.inf, 0, None
+
+    def evaluate_select(step: int) -> bool:
+        """Score the primary on select; keep the weights if best; True if it improved."""
+        nonlocal best_score, best_step, best_weights
+        score = trainer.score(primary, "select")
+        history.append({"step": step, "select_score": score})
+        if score <= best_score:
+            return False
+        best_score, best_step = score, step
+        best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        return True
+
+    bad_evals = 0
+    bar = tqdm(range(config.max_steps), desc=f"MTL {'+'.join(t.name for t in tasks)}",
+               disable=not progress, leave=False)
+    for step in bar:
+        pending.append(trainer.step(order[step % len(order)]))
+        at_eval = bool(config.eval_every) and (step + 1) % config.eval_every == 0
+        if len(pending) >= 50 or at_eval or step + 1 == config.max_steps:
+            # one host sync per 50 steps, not per step, keeps a GPU busy
+            losses += torch.stack(pending).float().cpu().tolist()
+            pending = []
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                failure = f"loss became {losses[bad[0]]} at step {bad[0] + 1} (diverged)"
+                break
+        if at_eval:
+            bad_evals = 0 if evaluate_select(step + 1) else bad_evals + 1
+            if config.patience is not None and bad_evals >= config.patience:
+                break
+    bar.close()
+    steps = len(losses)
+    if failure is None:
+        if config.eval_every:
+            if not history or history[-1]["step"] != steps:
+                evaluate_select(steps)
+            if best_step != steps:
+                trainer.model.load_state_dict(best_weights)
+        select = trainer.evaluate(primary, "select")
+        report = trainer.evaluate(primary, "report")
+    else:
+        select = {m: math.nan for m in tasks[0].spec.metrics}
+        report = dict(select)
+    metric = tasks[0].spec.selection_metric
+    return RunResult(
+        tasks=[t.name for t in tasks], ratio=ratio, select=select, report=report,
+        select_score=select[metric], report_score=report[metric], losses=losses, steps=steps,
+        best_step=best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
+        wall_time_s=time.perf_counter() - start, peak_memory_mb=_peak_memory_mb(trainer.device),
+        device=str(trainer.device), failure=failure, history=history)

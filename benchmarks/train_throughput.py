@@ -1,0 +1,98 @@
+"""Trainer throughput against a bare PyTorch loop, and what length-grouped dynamic padding buys.
+
+Prints, measured side by side in one run (these machines are noisy, so only ratios):
+  trainer_vs_raw_loop: X   trainer examples/s over a bare loop on the same batches (target >= 0.95).
+                           The trainer pulls and collates its own batches; the bare loop gets the
+                           same batches ready-made from an identically seeded twin, so the ratio
+                           includes the trainer's data pipeline.
+  dynamic_vs_pad128: X     speed-up of length-grouped dynamic padding over padding every batch to
+                           128 tokens, same examples, on a mix of RTE, MRPC, CoLA and SST-2 (target >= 2.0)
+  real_token_fraction: X   real tokens / all tokens in the dynamic batches (target >= 0.85)
+
+    AUX_SELECT_DATA=../shared/data python benchmarks/train_throughput.py [--encoder minilm]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import torch
+import torch.nn.functional as F
+
+from aux_select.data import load_task, make_loader
+from aux_select.models import EncoderConfig
+from aux_select.train import Trainer, TrainConfig
+
+MIX = ("RTE", "MRPC", "CoLA", "SST-2")
+
+
+def raw_step(trainer: Trainer, task: str, batch: dict) -> None:
+    """The bare PyTorch loop body: forward, backward, clip, step, zero."""
+    loss, _ = trainer.model(task, **batch)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), 1.0)
+    trainer.optimizer.step()
+    trainer.optimizer.zero_grad(set_to_none=True)
+
+
+def pad_to(batch: dict, length: int) -> dict:
+    """The same examples padded to `length` tokens."""
+    return {k: F.pad(v, (0, length - v.shape[1])) if v.ndim == 2 else v for k, v in batch.items()}
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="minilm", help="encoder name (default: the bundled MiniLM)")
+    parser.add_argument("--data-dir", default=None, help="GLUE folder (default: AUX_SELECT_DATA)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=8, help="steps per timed block (a multiple of 4 tasks)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timed blocks per side")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    tasks = [load_task(name, args.data_dir, train_cap=2000) for name in MIX]
+    encoder = EncoderConfig(name=args.encoder, max_len=128)
+    config = TrainConfig(batch_size=args.batch_size, max_steps=10**6, warmup_ratio=0.0)
+    order = list(itertools.islice(itertools.cycle(MIX), args.steps * args.repeats))
+
+    # real_token_fraction: one epoch of every task's length-grouped batches
+    real = total = 0
+    probe = Trainer(tasks, encoder, config)
+    for task in MIX:
+        for batch in make_loader(probe.encoded(task, "train"), probe.tokenizer, args.batch_size, shuffle=True):
+            real, total = real + int(batch["attention_mask"].sum()), total + batch["attention_mask"].numel()
+
+    # trainer_vs_raw_loop: twins with the same seed draw the same batches
+    trainer, twin = Trainer(tasks, encoder, config), Trainer(tasks, encoder, config)
+    ready = [(task, twin.next_batch(task)) for task in order]
+    trainer.step(MIX[0], ready[0][1]), raw_step(twin, *ready[0])  # warm-up outside the clock
+    t_trainer = t_raw = 0.0
+    for r in range(args.repeats):
+        block = range(r * args.steps, (r + 1) * args.steps)
+        t_trainer += timed(lambda: [trainer.step(order[i]) for i in block])
+        t_raw += timed(lambda: [raw_step(twin, *ready[i]) for i in block])
+
+    # dynamic_vs_pad128: the same ready-made batches, dynamic and padded to 128
+    padded = [(task, pad_to(batch, 128)) for task, batch in ready]
+    t_dynamic = t_pad = 0.0
+    for r in range(args.repeats):
+        block = range(r * args.steps, (r + 1) * args.steps)
+        t_dynamic += timed(lambda: [raw_step(twin, *ready[i]) for i in block])
+        t_pad += timed(lambda: [raw_step(twin, *padded[i]) for i in block])
+
+    print(f"# encoder {args.encoder}, batch {args.batch_size}, {args.steps * args.repeats} steps a side, "
+          f"device {trainer.device}")
+    print(f"trainer_vs_raw_loop: {t_raw / t_trainer:.3f}")
+    print(f"dynamic_vs_pad128: {t_pad / t_dynamic:.3f}")
+    print(f"real_token_fraction: {real / total:.3f}")
+
+
+if __name__ == "__main__":
+    main()

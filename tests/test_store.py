@@ -1,0 +1,187 @@
+"""The results store: stable keys, atomic JSON/.npy round trips, corrupt-file tolerance."""
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aux_select.store import SCHEMA_VERSION, Store, default_store, make_key
+
+SPEC = {"task": "rte", "aux": ["mnli", "qnli"], "lr": 2e-5, "seed": 0, "opt": {"b1": 0.9, "b2": 0.999}}
+
+
+@dataclasses.dataclass
+class RunSpec:
+    task: str
+    aux: tuple
+    lr: float
+
+
+def test_key_stable_under_dict_reordering():
+    reordered = {"opt": {"b2": 0.999, "b1": 0.9}, "seed": 0, "lr": 2e-5,
+                 "aux": ["mnli", "qnli"], "task": "rte"}
+    assert make_key("run", SPEC) == make_key("run", reordered)
+    assert len(make_key("run", SPEC)) == 16
+    int(make_key("run", SPEC), 16)  # hex
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"task": "mrpc"}, {"aux": ["qnli", "mnli"]}, {"lr": 3e-5}, {"seed": 1}, {"opt": {"b1": 0.9, "b2": 0.99}},
+     {"extra": None}],
+)
+def test_key_changes_with_any_value(change):
+    assert make_key("run", {**SPEC, **change}) != make_key("run", SPEC)
+
+
+def test_key_depends_on_kind_and_schema():
+    assert make_key("run", SPEC) != make_key("gp_point", SPEC)
+    assert isinstance(SCHEMA_VERSION, int)
+
+
+def test_dataclass_tuple_path_numpy_normalisation():
+    as_dict = {"task": "rte", "aux": ["mnli"], "lr": 0.5}
+    assert make_key("run", RunSpec("rte", ("mnli",), 0.5)) == make_key("run", as_dict)
+    assert make_key("run", {"spec": RunSpec("rte", ("mnli",), 0.5)}) == make_key("run", {"spec": as_dict})
+    assert make_key("k", {"p": Path("data") / "rte"}) == make_key("k", {"p": "data/rte"})
+    assert make_key("k", {"x": np.float64(0.5), "n": np.int64(3)}) == make_key("k", {"x": 0.5, "n": 3})
+    assert make_key("k", {"a": np.array([[1, 2], [3, 4]])}) == make_key("k", {"a": [[1, 2], [3, 4]]})
+
+
+def test_unjsonable_raises_type_error_naming_it():
+    class Thing:
+        pass
+
+    with pytest.raises(TypeError, match=r"Thing"):
+        make_key("run", {"model": Thing()})
+    with pytest.raises(TypeError, match=r"\['model'\]"):
+        make_key("run", {"model": Thing()})
+    with pytest.raises(TypeError):
+        make_key("run", {"s": {1, 2}})
+
+
+def test_put_get_round_trip(tmp_path):
+    store = Store(tmp_path / "store")
+    assert not (tmp_path / "store").exists()  # created lazily
+    assert store.get("run", SPEC) is None
+    value = {"dev_acc": 0.71, "curve": [0.5, 0.6, 0.71], "best_step": 300}
+    path = store.put("run", SPEC, value)
+    key = make_key("run", SPEC)
+    assert path == store.path("run", key) == tmp_path / "store" / "run" / f"{key}.json"
+    assert store.get("run", SPEC) == value
+    assert store.get("run", {**SPEC, "seed": 1}) is None
+    record = json.loads(path.read_text())
+    assert set(record) == {"kind", "key", "spec", "value", "created"}
+    assert record["spec"] == SPEC and record["kind"] == "run"
+
+
+def test_get_or_compute_computes_once(tmp_path):
+    store, calls = Store(tmp_path), []
+
+    def compute():
+        calls.append(1)
+        return {"loss": 1.25, "steps": (1, 2)}
+
+    first = store.get_or_compute("run", SPEC, compute)
+    second = store.get_or_compute("run", SPEC, compute)
+    assert len(calls) == 1
+    assert first == second == {"loss": 1.25, "steps": [1, 2]}
+    assert Store(tmp_path).get_or_compute("run", SPEC, compute) == first  # a fresh process resumes
+    assert len(calls) == 1
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    store = Store(tmp_path)
+    for seed in range(3):
+        store.put("run", {**SPEC, "seed": seed}, {"acc": seed})
+    store.put_array("heads", SPEC, np.zeros((2, 3)))
+    assert sorted(p.suffix for p in (tmp_path / "run").iterdir()) == [".json"] * 3
+    assert [p.suffix for p in (tmp_path / "heads").iterdir()] == [".npy"]
+
+
+def test_failed_write_keeps_old_file_and_no_temp(tmp_path):
+    store = Store(tmp_path)
+    path = store.put("run", SPEC, {"acc": 1})
+    with pytest.raises(TypeError):
+        store.put("run", SPEC, {"acc": object()})
+    assert store.get("run", SPEC) == {"acc": 1}
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_truncated_json_is_missing_with_warning(tmp_path):
+    store = Store(tmp_path)
+    path = store.put("run", SPEC, {"acc": 0.7})
+    path.write_text(path.read_text()[:20])  # what a crash mid-write would have left
+    with pytest.warns(UserWarning, match=path.name):
+        assert store.get("run", SPEC) is None
+    with pytest.warns(UserWarning):
+        assert store.records("run") == []
+    with pytest.warns(UserWarning):
+        assert store.get_or_compute("run", SPEC, lambda: {"acc": 0.8}) == {"acc": 0.8}
+    assert store.get("run", SPEC) == {"acc": 0.8}  # recomputed and rewritten
+
+
+ARRAYS = [
+    np.random.default_rng(0).normal(size=(12, 12)).astype(np.float32),  # a head-importance matrix
+    np.arange(6, dtype=np.int64).reshape(2, 3),
+    np.array([np.nan, np.inf, -0.0]),
+]
+
+
+@pytest.mark.parametrize("array", ARRAYS)
+def test_array_round_trip_exact(tmp_path, array):
+    store = Store(tmp_path)
+    assert store.get_array("heads", SPEC) is None
+    path = store.put_array("heads", SPEC, array)
+    assert path.suffix == ".npy" and path.parent == store.path("heads", "k").parent
+    loaded = store.get_array("heads", SPEC)
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+    np.load(path, allow_pickle=False)  # a plain .npy, no pickle inside
+
+
+def test_object_array_refused(tmp_path):
+    with pytest.raises(ValueError):
+        Store(tmp_path).put_array("heads", SPEC, np.array([{"a": 1}], dtype=object))
+    assert not list((tmp_path / "heads").iterdir())
+
+
+def test_records_returns_all_of_a_kind_in_creation_order(tmp_path):
+    store = Store(tmp_path)
+    assert store.records("run") == []
+    base = time.time_ns()
+    for i, seed in enumerate([3, 1, 2]):
+        path = store.put("run", {**SPEC, "seed": seed}, {"acc": seed / 10})
+        # set mtimes a second apart: coarse filesystem clocks must not make this test flaky
+        os.utime(path, ns=(base + i * 10**9, base + i * 10**9))
+    store.put("gp_point", SPEC, {"y": 1.0})
+    records = store.records("run")
+    assert [r["spec"]["seed"] for r in records] == [3, 1, 2]
+    assert [r["value"]["acc"] for r in records] == [0.3, 0.1, 0.2]
+    assert all(r["kind"] == "run" and r["key"] == make_key("run", r["spec"]) for r in records)
+
+
+def test_nan_survives_round_trip(tmp_path):
+    store = Store(tmp_path)
+    store.put("run", SPEC, {"loss": float("nan"), "grad_norm": float("inf"), "curve": [1.0, float("nan")]})
+    value = store.get("run", SPEC)
+    assert math.isnan(value["loss"]) and value["grad_norm"] == math.inf and math.isnan(value["curve"][1])
+
+
+def test_bad_kind_rejected(tmp_path):
+    with pytest.raises(ValueError):
+        Store(tmp_path).path("../escape", "k")
+
+
+def test_default_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUX_SELECT_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_store().root == tmp_path / "results" / "store"
+    monkeypatch.setenv("AUX_SELECT_STORE", str(tmp_path / "env"))
+    assert default_store().root == tmp_path / "env"
+    assert default_store(tmp_path / "arg").root == tmp_path / "arg"

@@ -1,0 +1,108 @@
+import math
+from dataclasses import replace
+
+import pytest
+
+from aux_select.data import synthetic_task
+from aux_select.models import EncoderConfig
+from aux_select.train import TrainConfig, mixing_schedule, run_mtl, validate_ratio
+
+TINY = EncoderConfig(name="tiny-bert", max_len=32)
+FAST = TrainConfig(max_steps=40, batch_size=16, eval_batch_size=64, lr=2e-3)
+
+
+def test_mixing_schedule_interleaves():
+    assert mixing_schedule([1]) == [0]
+    assert mixing_schedule([2, 1, 0]) == [0, 1, 0]
+    assert mixing_schedule([3, 1, 2]) == [0, 1, 2, 0, 2, 0]
+    schedule = mixing_schedule([4, 0, 7, 2])
+    assert [schedule.count(i) for i in range(4)] == [4, 0, 7, 2]
+    # step s trains schedule[s % len]: over many steps each task gets its share
+    steps = [schedule[s % len(schedule)] for s in range(13 * 10)]
+    assert steps.count(2) == 70 and steps.count(0) == 40
+
+
+@pytest.mark.parametrize("ratio, n, message", [
+    ([1, -1], 2, "negative entry"),
+    ([0, 3], 2, "primary's entry must be >= 1"),
+    ([1, 1], 3, "2 entries for 3 tasks"),
+    ([1, 0.5], 2, "non-integer"),
+    ([], None, "empty"),
+])
+def test_bad_ratios(ratio, n, message):
+    with pytest.raises(ValueError, match=message):
+        validate_ratio(ratio, n)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return synthetic_task("toy", n_train=256, n_select=64, n_report=64)
+
+
+def test_learns_a_learnable_task(toy):
+    result = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=80), progress=False)
+    assert result.failure is None and result.steps == 80
+    assert result.select_score >= 0.8 and result.report["accuracy"] >= 0.8
+    assert result.examples_seen == {"toy": 80 * 16}
+    assert result.wall_time_s > 0 and result.peak_memory_mb > 0
+
+
+def test_same_seed_same_run(toy):
+    a, b = (run_mtl([toy], [1], encoder=TINY, config=FAST, progress=False) for _ in range(2))
+    c = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, seed=1), progress=False)
+    assert a.losses == b.losses and a.select == b.select
+    assert a.losses != c.losses
+
+
+def test_ratio_sets_examples_and_zero_drops_a_task(toy):
+    aux = synthetic_task("aux", pair=True, regression=True, seed=1)
+    other = synthetic_task("other", seed=2)
+    result = run_mtl([toy, aux, other], [2, 1, 0], encoder=TINY, config=replace(FAST, max_steps=30),
+                     progress=False)
+    assert result.tasks == ["toy", "aux"] and result.ratio == [2, 1]
+    assert result.examples_seen == {"toy": 20 * 16, "aux": 10 * 16}
+
+
+def test_best_select_checkpoint_is_scored(toy):
+    config = replace(FAST, max_steps=60, eval_every=10)
+    result = run_mtl([toy], [1], encoder=TINY, config=config, progress=False)
+    scores = [h["select_score"] for h in result.history]
+    assert [h["step"] for h in result.history] == [10, 20, 30, 40, 50, 60]
+    assert result.select_score == max(scores)
+    assert result.best_step == result.history[scores.index(max(scores))]["step"]
+
+
+def test_early_stopping_stops_after_patience(toy):
+    config = replace(FAST, max_steps=400, eval_every=5, patience=2, lr=0.0)  # nothing can improve
+    result = run_mtl([toy], [1], encoder=TINY, config=config, progress=False)
+    assert result.steps == 15 and len(result.history) == 3 and result.best_step == 5
+
+
+def test_divergence_is_a_recorded_failure():
+    bad = synthetic_task("bad", regression=True)
+    bad.train = bad.train.map(lambda row: {"label": math.nan})  # NaN targets: a NaN loss
+    result = run_mtl([bad], [1], encoder=TINY, config=replace(FAST, max_steps=200), progress=False)
+    assert result.failure == "loss became nan at step 1 (diverged)"
+    assert math.isnan(result.select_score) and math.isnan(result.report_score)
+    assert result.steps < 200  # stopped at the first check, not trained to the end
+
+
+def test_result_round_trips_through_dict(toy):
+    from aux_select.train import RunResult
+    result = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=5), progress=False)
+    assert RunResult.from_dict(result.to_dict()) == result
+
+
+def test_checkpoint_restore_continues_exactly(toy, tmp_path):
+    from aux_select.train import Trainer
+    config = replace(FAST, batch_size=32)
+    first = Trainer([toy], TINY, config, total_steps=20)
+    for _ in range(10):  # past an epoch boundary (256 rows / 32 = 8 batches)
+        first.step("toy")
+    first.checkpoint(tmp_path)
+    expected = [first.step("toy").item() for _ in range(4)]
+    second = Trainer([toy], TINY, config, total_steps=20)
+    second.restore(tmp_path)
+    assert second.batches_drawn == {"toy": 10} and second.examples_seen == {"toy": 10 * 32}
+    assert [second.step("toy").item() for _ in range(4)] == expected
+    assert second.score("toy") == first.score("toy")
