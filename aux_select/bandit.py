@@ -114,11 +114,18 @@ def _plain(x):
 
 
 def select_auxiliary(utilities: Mapping[str, float], primary: str, *, top_k: int = 2,
-                     threshold: float = 0.5) -> list[str]:
+                     threshold: float = 0.5, pulls: Mapping[str, int] | None = None) -> list[str]:
     """AutoSeM's rule: the top_k non-primary tasks by utility, plus any other with
-    utility > threshold; sorted by utility descending, ties broken by name."""
+    utility > threshold; sorted by utility descending.
+
+    Equal utilities are common (every arm left unpulled long enough decays to its prior mean),
+    so ties go to the arm pulled more often (`pulls`), the bandit's own long-run preference,
+    and only then to the name.
+    """
     if primary not in utilities:
         raise ValueError(f"primary={primary!r} is not among the tasks {sorted(utilities)}; "
                          "pass the utilities of every arm including the primary")
-    ranked = sorted((t for t in utilities if t != primary), key=lambda t: (-utilities[t], t))
+    pulls = pulls or {}
+    ranked = sorted((t for t in utilities if t != primary),
+                    key=lambda t: (-utilities[t], -pulls.get(t, 0), t))
     return [t for i, t in enumerate(ranked) if i < top_k or utilities[t] > threshold]

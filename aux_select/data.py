@@ -12,10 +12,13 @@ import csv
 import hashlib
 import json
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
 import numpy as np
+import pandas as pd
 import torch
 from datasets import ClassLabel, Dataset, Features, Value, concatenate_datasets
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
@@ -259,9 +262,8 @@ def task_statistics(task: TaskData) -> dict:
     return stats
 
 
-def describe_tasks(tasks: list[TaskData]) -> "pd.DataFrame":
+def describe_tasks(tasks: list[TaskData]) -> pd.DataFrame:
     """GradTS Table 7 (size, average length, type) for `tasks`, with where each came from."""
-    import pandas as pd
     rows = []
     for task in tasks:
         stats = task_statistics(task)
@@ -285,10 +287,16 @@ def example_lengths(ds: Dataset, tokenizer: PreTrainedTokenizerBase, limit: int 
 
 # ----------------------------------------------------------------------------- tokenising
 
+_TOKENIZER_KEYS: "weakref.WeakKeyDictionary[PreTrainedTokenizerBase, str]" = weakref.WeakKeyDictionary()
+
+
 def tokenizer_key(tokenizer: PreTrainedTokenizerBase) -> str:
-    """A short stable identity for a tokenizer (its name and vocabulary)."""
-    vocab = json.dumps(sorted(tokenizer.get_vocab().items()))
-    return hashlib.sha1(f"{tokenizer.name_or_path}|{vocab}".encode()).hexdigest()[:12]
+    """A short stable identity for a tokenizer (its name and vocabulary), computed once per
+    tokenizer object: serialising a 30k vocabulary costs more than tokenising a small task."""
+    if tokenizer not in _TOKENIZER_KEYS:
+        vocab = json.dumps(sorted(tokenizer.get_vocab().items()))
+        _TOKENIZER_KEYS[tokenizer] = hashlib.sha1(f"{tokenizer.name_or_path}|{vocab}".encode()).hexdigest()[:12]
+    return _TOKENIZER_KEYS[tokenizer]
 
 
 def cache_dir() -> Path:
@@ -310,8 +318,14 @@ def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_len: int) -> D
         out["labels"] = batch["label"]
         return out
 
-    return ds.map(encode, batched=True, remove_columns=ds.column_names, cache_file_name=str(path),
-                  new_fingerprint=key, desc=None)
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # a bar per split per task buries the training bars
+    try:
+        return ds.map(encode, batched=True, remove_columns=ds.column_names, cache_file_name=str(path),
+                      new_fingerprint=key)
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
 
 
 # ----------------------------------------------------------------------------- batching

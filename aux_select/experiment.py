@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Sequence
 
 from .data import TaskData, load_task
 from .profiles import Profile, get_profile
-from .store import Store
+from .store import Store, default_store
 from .train import RunResult, run_mtl, validate_ratio
 
 _TASK_CACHE: dict[tuple, TaskData] = {}
@@ -30,6 +31,17 @@ def load_tasks(names: Sequence[str], profile: str | Profile = "cpu",
             _TASK_CACHE[key] = load_task(name, data_dir, **kwargs)
         out.append(_TASK_CACHE[key])
     return out
+
+
+def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None,
+                figures_dir: str | os.PathLike | None = None,
+                store_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Store]:
+    """Where a notebook writes, unless told: JSON to results/<profile>/, figures to
+    figures/<profile>/, stored runs to AUX_SELECT_STORE or results/<profile>/store. The smoke
+    folders are git-ignored, so a smoke run never overwrites a real run's committed output."""
+    name = get_profile(profile).name
+    return (Path(out_dir or Path("results") / name), Path(figures_dir or Path("figures") / name),
+            default_store(store_dir, name))
 
 
 def check_pool(primary: str, candidates: Sequence[str]) -> None:
@@ -62,6 +74,15 @@ def mtl_run(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profil
     profile = get_profile(profile)
     ratio = validate_ratio(ratio, len(names))
     tasks = load_tasks(names, profile, data_dir)
+    return mtl_run_tasks(tasks, ratio, profile=profile, seed=seed, store=store, progress=progress)
+
+
+def mtl_run_tasks(tasks: Sequence[TaskData], ratio: Sequence[int], *, profile: str | Profile = "cpu",
+                  seed: int = 0, store: Store | None = None, progress: bool = True) -> RunResult:
+    """`mtl_run` on tasks already loaded (e.g. with filtered train splits, as GradTS-fg makes);
+    the store key comes from the data's fingerprints, so filtered data gets its own key."""
+    profile = get_profile(profile)
+    ratio = validate_ratio(ratio, len(tasks))
     spec = run_spec(tasks, ratio, profile, seed)
 
     def train() -> dict:

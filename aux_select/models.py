@@ -132,7 +132,8 @@ def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.M
             raise ValueError(f"embeddings must be 'pretrained' or 'random', not {config.embeddings!r}")
         return BiLSTMEncoder(embedding, config.lstm_hidden, config.lstm_layers)
     path = bundled_minilm_path() if config.name == "minilm" else config.name
-    return TransformerEncoder(AutoModel.from_pretrained(path, add_pooling_layer=False), config.pooling)
+    # the checkpoint's pooler is loaded (unused) so its weights are not reported as unexpected
+    return TransformerEncoder(AutoModel.from_pretrained(path), config.pooling)
 
 
 class TaskHead(nn.Module):

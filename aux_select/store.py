@@ -150,10 +150,10 @@ class Store:
         return np.load(path, allow_pickle=False) if path.exists() else None
 
 
-def default_store(path: str | os.PathLike | None = None) -> Store:
-    """The Store at `path`, else at $AUX_SELECT_STORE, else at ./results/store.
+def default_store(path: str | os.PathLike | None = None, profile: str = "cpu") -> Store:
+    """The Store at `path`, else at $AUX_SELECT_STORE, else at ./results/<profile>/store.
 
-    The fallback is resolved against the current working directory at call time.
+    One folder per profile keeps smoke runs (git-ignored) away from committed real results.
     """
-    root = path or os.environ.get("AUX_SELECT_STORE") or Path.cwd() / "results" / "store"
+    root = path or os.environ.get("AUX_SELECT_STORE") or Path.cwd() / "results" / profile / "store"
     return Store(root)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_scheduler
 
 from .data import TaskData, make_loader, tokenize
 from .metrics import compute_metrics
@@ -72,7 +72,9 @@ class TrainConfig:
     eval_batch_size: int = 128
     lr: float = 5e-5               # transformers; the BiLSTM wants about 1e-3
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.1      # share of max_steps with linear warm-up, then linear decay
+    warmup_ratio: float = 0.1      # share of the steps with linear warm-up
+    lr_schedule: str = "linear"    # after warm-up (transformers.get_scheduler name): linear decay to
+                                   # 0; AutoSeM stage 1 uses "constant_with_warmup"
     max_grad_norm: float = 1.0
     eval_every: int | None = None  # steps between select evaluations; None: only at the end
     patience: int | None = None    # early stopping after this many evaluations without gain
@@ -124,8 +126,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
         total = total_steps or config.max_steps
-        self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, math.ceil(config.warmup_ratio * total), total)
+        self.scheduler = get_scheduler(config.lr_schedule, self.optimizer,
+                                       num_warmup_steps=math.ceil(config.warmup_ratio * total),
+                                       num_training_steps=total)
         self._streams: dict[str, Iterator] = {}
         self.examples_seen = {name: 0 for name in self.tasks}
         self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` fast-forward the streams

@@ -1,9 +1,18 @@
 import os
+
+# Tests train only tiny models, for which one thread beats two (and two processes' OpenMP pools
+# fighting over two cores are 10x slower); notebook kernels started by papermill inherit this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from pathlib import Path
 
 import pytest
+import torch
 
 from aux_select.tasks import REGISTRY
+
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)

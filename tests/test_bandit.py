@@ -181,3 +181,9 @@ def test_update_validation(arm, reward, match):
     with pytest.raises(ValueError, match=match):
         b.update(arm, reward)
     assert b.n_rounds == 0
+
+
+def test_select_auxiliary_breaks_utility_ties_by_pulls_then_name():
+    utilities = {"P": 0.9, "a": 0.5, "b": 0.5, "c": 0.5, "d": 0.3}
+    assert select_auxiliary(utilities, "P", pulls={"a": 1, "b": 7, "c": 3, "d": 9}) == ["b", "c"]
+    assert select_auxiliary(utilities, "P") == ["a", "b"]  # no pulls given: by name

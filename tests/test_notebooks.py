@@ -8,11 +8,14 @@ import pytest
 from aux_select.profiles import get_profile
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+POOL = ["WNLI", "MRPC", "CoLA"]  # a short pool keeps the GradTS smoke runs to seconds
 
 
 def run_notebook(name: str, tmp_path: Path, **parameters) -> Path:
     out_dir, figures = tmp_path / "out", tmp_path / "figures"
+    # a stuck cell fails the test instead of blocking the suite (smoke cells take seconds)
     papermill.execute_notebook(str(NOTEBOOKS / name), str(tmp_path / name), progress_bar=False,
+                               execution_timeout=300,
                                parameters={"profile": "smoke", "out_dir": str(out_dir),
                                            "figures_dir": str(figures), **parameters})
     return tmp_path
@@ -53,3 +56,66 @@ def test_every_notebook_has_a_tagged_parameters_cell():
         assert len(tagged) == 1, path.name
         assert "profile" in tagged[0].source and "out_dir" in tagged[0].source, path.name
         assert not any("class " in c.source for c in nb.cells if c.cell_type == "code"), path.name
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_03_gp_mixing(data_dir, tmp_path):
+    run_notebook("03_gp_mixing.ipynb", tmp_path, primary="RTE", data_dir=str(data_dir),
+                 store_dir=str(tmp_path / "store"))
+    summary = json.loads((tmp_path / "out" / "gp_mixing_RTE.json").read_text())
+    assert {"primary", "selected", "ratio", "trials", "best_select_score", "report_score", "single_task"} <= set(summary)
+    assert summary["primary"] == "RTE" and "RTE" not in summary["selected"]
+    assert list(summary["ratio"]) == ["RTE", *summary["selected"]] and summary["ratio"]["RTE"] >= 1
+    assert len(summary["trials"]) == get_profile("smoke").gp_calls
+    assert len({tuple(t["ratio"].values()) for t in summary["trials"]}) == len(summary["trials"])
+    best = max(t["select_score"] for t in summary["trials"] if not t["failure"])
+    assert summary["best_select_score"] == best
+    assert {"select_score", "report_score"} <= set(summary["single_task"])
+    for figure in ("03_RTE_convergence.png", "03_RTE_objective.png", "03_RTE_trials.png"):
+        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+    assert len(list((tmp_path / "store" / "stage1").glob("*.json"))) == 1  # stage 1 ran here
+    assert len(list((tmp_path / "store" / "gp_search").glob("*.json"))) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_07_ablations(data_dir, tmp_path):
+    run_notebook("07_ablations.ipynb", tmp_path, data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
+    summary = json.loads((tmp_path / "out" / "ablations_MRPC.json").read_text())
+    rows = {r["name"]: r for r in summary["rows"]}
+    assert list(rows) == ["Baseline", "+QQP", "+QQP+MNLI", "w/o Stage-1", "w/o Stage-2", "Final MTL"]
+    assert rows["+QQP"]["tasks"] == [] and "QQP is not available" in rows["+QQP"]["note"]  # offline
+    assert rows["+QQP+MNLI"]["tasks"] == ["MRPC", "MNLI-proxy"]
+    assert rows["Final MTL"]["tasks"] == rows["w/o Stage-2"]["tasks"] == ["MRPC", *summary["selected"]]
+    assert len(rows["w/o Stage-1"]["tasks"]) == 1 + len(summary["candidates"])
+    n_calls = get_profile("smoke").gp_calls
+    assert [r["runs"] for r in summary["rows"]] == [1, 0, 1, n_calls, n_calls, n_calls]
+    assert set(summary["table"]) == set(rows)
+    assert (tmp_path / "figures" / "07_MRPC_ablations.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_04_head_importance(data_dir, tmp_path):
+    run_notebook("04_head_importance.ipynb", tmp_path, primary="RTE", tasks=["RTE", *POOL],
+                 data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
+    summary = json.loads((tmp_path / "out" / "head_importance_RTE.json").read_text())
+    assert set(summary["matrices"]) == {"RTE", *POOL} and len(summary["matrices"]["RTE"]) == 2
+    assert [t for t, _ in summary["ranking"]] and summary["tau"]["RTE"]["RTE"] == pytest.approx(1.0)
+    assert len(list((tmp_path / "store" / "head_importance").glob("*.npy"))) == 4
+    for figure in ("04_head_importance.png", "04_tau_matrix.png"):
+        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_05_gradts_selection(data_dir, tmp_path):
+    run_notebook("05_gradts_selection.ipynb", tmp_path, primary="RTE", candidates=POOL, data_dir=str(data_dir),
+                 store_dir=str(tmp_path / "store"))
+    summary = json.loads((tmp_path / "out" / "gradts_selection_RTE.json").read_text())
+    trial, fg = summary["gradts_trial"], summary["gradts_fg"]
+    assert sorted(t for t, _ in summary["ranking"]) == sorted(POOL)
+    assert trial["run"]["tasks"] == ["RTE", *trial["selected"]] and trial["trials"]
+    assert set(fg["selected"]) <= set(trial["selected"]) and set(fg["kept_fraction"]) == set(trial["selected"])
+    assert (tmp_path / "figures" / "05_RTE_trial.png").stat().st_size > 10_000

@@ -181,7 +181,8 @@ def test_bad_kind_rejected(tmp_path):
 def test_default_store(tmp_path, monkeypatch):
     monkeypatch.delenv("AUX_SELECT_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert default_store().root == tmp_path / "results" / "store"
+    assert default_store().root == tmp_path / "results" / "cpu" / "store"
+    assert default_store(profile="smoke").root == tmp_path / "results" / "smoke" / "store"
     monkeypatch.setenv("AUX_SELECT_STORE", str(tmp_path / "env"))
     assert default_store().root == tmp_path / "env"
     assert default_store(tmp_path / "arg").root == tmp_path / "arg"

@@ -1,0 +1,339 @@
+"""AutoSeM stage 2 (Guo, Pasunuru & Bansal, NAACL 2019): learn the mixing ratio η_1:…:η_N of the
+primary and its selected auxiliary tasks with Gaussian-process Bayesian optimisation, and the
+whole pipeline (stage 1, selection, stage 2).
+
+The optimiser is exactly the one `skopt.gp_minimize` builds: its default base estimator, a GP
+with kernel ConstantKernel * Matern(nu=2.5) and one length scale per dimension (ARD Matern),
+Gaussian noise, `acq_func="gp_hedge"`, and the acquisition minimised by L-BFGS from 10 000
+samples with 5 restarts. We drive its ask/tell loop ourselves instead of calling
+`gp_minimize(x0=…, y0=…)`, because that lets us (1) store every point the moment it finishes,
+(2) resume by replaying the stored points through the same asks and tells, so a resumed search
+proposes exactly what an uninterrupted one would, and (3) replace a proposal that repeats an
+already evaluated integer ratio instead of training it twice.
+
+The objective is minus the primary's **select** score after an MTL run with the ratio; the
+report score of every run is kept but never used to choose.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from skopt import Optimizer
+from skopt.space import Integer
+from skopt.utils import cook_estimator, normalize_dimensions
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from .autosem import Prior, Stage1Result, run_stage1
+from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
+from .profiles import Profile, get_profile
+from .store import Store
+from .tasks import get_task
+from .train import validate_ratio
+
+# gp_minimize's defaults, written out so the store key changes if we ever change one
+GP_SETTINGS = {"acq_func": "gp_hedge", "acq_optimizer": "auto", "noise": "gaussian",
+               "n_points": 10_000, "n_restarts_optimizer": 5, "xi": 0.01, "kappa": 1.96}
+# the lowest value each metric can take: what the GP is told for a run that failed
+WORST_SCORE = {"accuracy": 0.0, "f1": 0.0, "f1_macro": 0.0, "f1_weighted": 0.0,
+               "matthews": -1.0, "pearson": -1.0, "spearman": -1.0}
+
+Point = tuple[list[int], float]  # (ratio, objective value); NaN: the evaluation failed
+
+
+# ----------------------------------------------------------------------------- the search
+
+def ratio_space(n_tasks: int, max_ratio: int = 20, names: Sequence[str] | None = None) -> list[Integer]:
+    """The primary's entry in [1, R], every auxiliary task's in [0, R] (0 leaves it out)."""
+    names = list(names) if names is not None else [f"task {i}" for i in range(n_tasks)]
+    return [Integer(1, max_ratio, name=names[0])] + [Integer(0, max_ratio, name=n) for n in names[1:]]
+
+
+def check_search(n_tasks: int, n_calls: int, n_initial_points: int, max_ratio: int) -> None:
+    """ValueError naming the fix for settings no search can run with."""
+    if n_tasks < 2:
+        raise ValueError(f"a mixing ratio needs the primary and at least one auxiliary task, got {n_tasks} task(s)")
+    if max_ratio < 1:
+        raise ValueError(f"max_ratio={max_ratio}; the primary's entry lies in [1, max_ratio], so use max_ratio >= 1")
+    if n_calls < 1 or n_initial_points < 1:
+        raise ValueError(f"n_calls={n_calls}, n_initial_points={n_initial_points}; both must be at least 1")
+    size = max_ratio * (max_ratio + 1) ** (n_tasks - 1)
+    if n_calls > size:
+        raise ValueError(f"n_calls={n_calls} exceeds the {size} distinct ratios with max_ratio={max_ratio}; "
+                         "lower n_calls or raise max_ratio")
+
+
+def make_optimizer(space: list[Integer], n_initial_points: int, seed: int) -> Optimizer:
+    """The `skopt.Optimizer` that `gp_minimize(…, random_state=seed)` would build."""
+    rng = check_random_state(seed)
+    space = normalize_dimensions(space)
+    gp = cook_estimator("GP", space=space, random_state=rng.randint(0, np.iinfo(np.int32).max),
+                        noise=GP_SETTINGS["noise"])
+    return Optimizer(space, gp, n_initial_points=n_initial_points, acq_func=GP_SETTINGS["acq_func"],
+                     acq_optimizer=GP_SETTINGS["acq_optimizer"], random_state=rng,
+                     acq_optimizer_kwargs={"n_points": GP_SETTINGS["n_points"], "n_jobs": 1,
+                                           "n_restarts_optimizer": GP_SETTINGS["n_restarts_optimizer"]},
+                     acq_func_kwargs={"xi": GP_SETTINGS["xi"], "kappa": GP_SETTINGS["kappa"]})
+
+
+def _propose(opt: Optimizer, seen: set[tuple], seed: int, index: int) -> list[int]:
+    """The optimiser's next ratio; one already evaluated becomes a random unseen one."""
+    with warnings.catch_warnings(), _one_thread():  # skopt warns about its own duplicate replacement
+        warnings.simplefilter("ignore", UserWarning)
+        x = [int(v) for v in opt.ask()]
+    # skopt swaps a repeated proposal for a random point, which can itself be a repeat in an
+    # integer space; draw from a generator fixed by (seed, index) so a replay draws the same
+    rng = np.random.default_rng([seed, index])
+    while tuple(x) in seen:
+        x = [int(rng.integers(d.low, d.high + 1)) for d in opt.space.dimensions]
+    return x
+
+
+def _one_thread():
+    # the GP's matrices have at most n_calls rows: extra BLAS/OpenMP threads only add overhead,
+    # several times the work itself on a busy two-core machine
+    return threadpool_limits(1)
+
+
+def _tell(opt: Optimizer, x: list[int], y: float, failure_value: float, fit: bool = True) -> None:
+    with _one_thread():
+        opt.tell(x, y if math.isfinite(y) else failure_value, fit=fit)
+
+
+def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_calls: int,
+                 n_initial_points: int, max_ratio: int = 20, seed: int = 0,
+                 previous: Sequence[Point] = (), on_point: Callable[[list[int], float], None] | None = None,
+                 failure_value: float = 0.0, names: Sequence[str] | None = None,
+                 progress: bool = False) -> list[Point]:
+    """Minimise `objective(ratio)` over integer ratios with gp_minimize's GP; return every
+    evaluated (ratio, value) in order, `previous` first, `n_calls` of them, all distinct.
+
+    `previous` are points of an earlier search with the same settings (the objective is not
+    called for them); they are replayed through the optimiser, so the search continues as if
+    never interrupted and only `n_calls - len(previous)` new points are evaluated (previous
+    beyond `n_calls` are dropped). `on_point(ratio, value)` runs after each new evaluation,
+    before the optimiser sees it: store the point there. A non-finite value marks a failed
+    evaluation: it is kept as NaN and the GP is told `failure_value` (for minus a score, minus
+    the metric's lowest value, e.g. 0 for accuracy).
+    """
+    check_search(n_tasks, n_calls, n_initial_points, max_ratio)
+    space = ratio_space(n_tasks, max_ratio, names)
+    previous = [([int(v) for v in x], float(y)) for x, y in list(previous)[:n_calls]]
+    for x, _ in previous:
+        if len(x) != n_tasks or not all(d.low <= v <= d.high for d, v in zip(space, x)):
+            raise ValueError(f"stored point {x} does not fit the space (primary in [1, {max_ratio}], "
+                             f"auxiliary tasks in [0, {max_ratio}], {n_tasks} entries); it belongs to another search")
+    if len({tuple(x) for x, _ in previous}) != len(previous):
+        raise ValueError("the stored points repeat a ratio; they belong to another search")
+
+    opt, points, seen = make_optimizer(space, n_initial_points, seed), [], set()
+    for x, y in previous:  # replay: the same asks and tells as the search that made them
+        _propose(opt, seen, seed, len(points))
+        _tell(opt, x, y, failure_value)
+        points.append((x, y))
+        seen.add(tuple(x))
+    bar = tqdm(total=n_calls, initial=len(points), desc="GP search", disable=not progress, leave=False)
+    while len(points) < n_calls:
+        x = _propose(opt, seen, seed, len(points))
+        y = float(objective(list(x)))
+        if on_point is not None:
+            on_point(list(x), y)
+        points.append((x, y))
+        seen.add(tuple(x))
+        _tell(opt, x, y, failure_value, fit=len(points) < n_calls)  # the last fit would go unused
+        bar.update()
+        bar.set_postfix(best=f"{min((v for _, v in points if math.isfinite(v)), default=math.nan):.4g}")
+    bar.close()
+    return points
+
+
+def best_point(points: Sequence[Point]) -> Point | None:
+    """The first point with the lowest finite value (None if every evaluation failed)."""
+    finite = [p for p in points if math.isfinite(p[1])]
+    return min(finite, key=lambda p: p[1]) if finite else None
+
+
+# ----------------------------------------------------------------------------- stage 2
+
+@dataclass
+class Trial:
+    ratio: list[int]                 # one entry per task, primary first; 0 leaves a task out
+    select_score: float              # the primary's selection metric on select (NaN: failed)
+    report_score: float              # ... on report (GLUE dev); never used to choose
+    failure: str | None = None       # why the run failed; the GP was told the metric's worst score
+
+    @property
+    def objective(self) -> float:
+        return math.nan if self.failure else -self.select_score
+
+
+@dataclass
+class Stage2Result:
+    tasks: list[str]                 # primary first, then the auxiliary tasks: the ratio's entries
+    trials: list[Trial]              # every evaluated ratio, in order
+    metric: str                      # the primary's selection metric
+    best_ratio: list[int] | None     # the trial with the best select score (first on ties); None: all failed
+    best_select_score: float
+    report_score: float              # the best trial's report score: the number to publish
+    settings: dict = field(default_factory=dict)  # method, n_calls, n_initial_points, max_ratio, seed, worst_score
+
+    @classmethod
+    def from_trials(cls, tasks: Sequence[str], trials: Sequence[Trial], metric: str, settings: dict) -> "Stage2Result":
+        best = best_point([(t.ratio, t.objective) for t in trials])
+        trial = next(t for t in trials if t.ratio == best[0]) if best else None
+        return cls(tasks=list(tasks), trials=list(trials), metric=metric,
+                   best_ratio=trial.ratio if trial else None,
+                   best_select_score=trial.select_score if trial else math.nan,
+                   report_score=trial.report_score if trial else math.nan, settings=settings)
+
+    @property
+    def primary(self) -> str:
+        return self.tasks[0]
+
+    @property
+    def ratio(self) -> dict[str, int]:
+        """The best ratio by task (empty if every trial failed)."""
+        return dict(zip(self.tasks, self.best_ratio or []))
+
+    def optimize_result(self):
+        """A `scipy.optimize.OptimizeResult` with a GP fitted to every trial, for
+        `skopt.plots.plot_convergence` and `plot_objective` (values are minus the select score;
+        failed trials count as the metric's worst score)."""
+        s = self.settings
+        opt = make_optimizer(ratio_space(len(self.tasks), s["max_ratio"], self.tasks), 1, s["seed"])
+        ys = [t.objective if math.isfinite(t.objective) else -s["worst_score"] for t in self.trials]
+        with _one_thread():
+            opt.tell([t.ratio for t in self.trials], ys)
+        return opt.get_result()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stage2Result":
+        return cls(**{**d, "trials": [Trial(**t) for t in d["trials"]]})
+
+
+def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
+    """The selected tasks as a list; ValueError for unknown tasks, an empty selection, the
+    primary among them or a repeat."""
+    get_task(primary)
+    selected = list(selected)
+    if not selected:
+        raise ValueError(f"no auxiliary tasks selected for {primary!r}; stage 2 mixes the primary with at "
+                         "least one (run autosem.run_stage1 to select them, or name them)")
+    if primary in selected:
+        raise ValueError(f"the primary task {primary!r} is among the selected auxiliary tasks; remove it "
+                         "(its entry is always the ratio's first)")
+    for name in selected:
+        get_task(name)
+    check_pool(primary, selected)
+    return selected
+
+
+def ratio_trial(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profile = "cpu", seed: int = 0,
+                data_dir: str | os.PathLike | None = None, store: Store | None = None,
+                progress: bool = True) -> Trial:
+    """One stored MTL run of `names` mixed by `ratio`, as a Trial.
+
+    Tasks with ratio 0 are left out of the run and a primary left alone trains at [1]: both
+    give exactly the same training as the full ratio (the schedule skips zeros, and one task's
+    schedule is that task at every step), and share stored runs with single-task and AutoSeM-p1.
+    """
+    ratio = validate_ratio(ratio, len(names))
+    kept = [(n, r) for n, r in zip(names, ratio) if r > 0]
+    if len(kept) == 1:
+        kept = [(names[0], 1)]
+    run = mtl_run([n for n, _ in kept], [r for _, r in kept], profile=profile, seed=seed, data_dir=data_dir,
+                  store=store, progress=progress)
+    failure = run.failure or (None if math.isfinite(run.select_score) else "the select score is not finite")
+    return Trial(ratio=ratio, select_score=run.select_score, report_score=run.report_score,
+                 failure=failure)
+
+
+def search_spec(names: Sequence[str], profile: Profile, seed: int, data_dir: str | os.PathLike | None = None) -> dict:
+    """Everything that determines a stage-2 search, `n_calls` excepted: a longer search with
+    the same spec starts with the same points, so it extends a shorter one."""
+    tasks = load_tasks(names, profile, data_dir)
+    return {"tasks": [task_fingerprint(t) for t in tasks], "encoder": asdict(profile.encoder),
+            "train": asdict(profile.train) | {"seed": seed}, "max_ratio": profile.max_ratio,
+            "n_initial_points": profile.gp_initial_points, "gp": GP_SETTINGS, "seed": seed}
+
+
+def run_stage2(primary: str, selected: Sequence[str], *, profile: str | Profile = "cpu", seed: int = 0,
+               data_dir: str | os.PathLike | None = None, store: Store | None = None,
+               n_calls: int | None = None, progress: bool = True) -> Stage2Result:
+    """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (profile's
+    `gp_calls` points unless `n_calls`, `gp_initial_points` random ones first, entries up to
+    `max_ratio`). With a `store`, every point is recorded as it finishes (kind "gp_search")
+    and a rerun resumes from the recorded points without repeating or losing one."""
+    profile = get_profile(profile)
+    selected = check_selection(primary, selected)
+    names = [primary, *selected]
+    n_calls = n_calls if n_calls is not None else profile.gp_calls
+    check_search(len(names), n_calls, profile.gp_initial_points, profile.max_ratio)
+    metric = get_task(primary).selection_metric
+    worst = WORST_SCORE[metric]
+    spec = search_spec(names, profile, seed, data_dir)
+    stored = (store.get("gp_search", spec) if store is not None else None) or {"trials": []}
+    trials = [Trial(**t) for t in stored["trials"]][:n_calls]
+
+    def objective(ratio: list[int]) -> float:  # record the trial the moment its run is done
+        trials.append(ratio_trial(names, ratio, profile=profile, seed=seed, data_dir=data_dir, store=store,
+                                  progress=progress))
+        if store is not None:
+            store.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
+        return trials[-1].objective
+
+    search_ratio(objective, len(names), n_calls=n_calls, n_initial_points=profile.gp_initial_points,
+                 max_ratio=profile.max_ratio, seed=seed, previous=[(t.ratio, t.objective) for t in trials],
+                 failure_value=-worst, names=names, progress=progress)
+    settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": profile.gp_initial_points,
+                "max_ratio": profile.max_ratio, "seed": seed, "worst_score": worst, "gp": GP_SETTINGS}
+    return Stage2Result.from_trials(names, trials, metric, settings)
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+@dataclass
+class AutoSemResult:
+    stage1: Stage1Result             # the bandit's trajectory and selection
+    stage2: Stage2Result             # the ratio search over the selection
+    wall_time_s: float = 0.0         # of this call (stored results cost nothing)
+
+    primary = property(lambda self: self.stage1.primary)
+    selected = property(lambda self: self.stage1.selected)                 # the auxiliary tasks
+    ratio = property(lambda self: self.stage2.ratio)                       # task -> entry of the best ratio
+    select_score = property(lambda self: self.stage2.best_select_score)
+    report_score = property(lambda self: self.stage2.report_score)         # the final model's, on GLUE dev
+
+    def to_dict(self) -> dict:
+        return {"stage1": self.stage1.to_dict(), "stage2": self.stage2.to_dict(), "wall_time_s": self.wall_time_s}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AutoSemResult":
+        return cls(Stage1Result.from_dict(d["stage1"]), Stage2Result.from_dict(d["stage2"]), d["wall_time_s"])
+
+
+def run_autosem(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
+                seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
+                n_calls: int | None = None, prior: Prior = (1.0, 1.0), primary_prior: Prior | None = (2.0, 1.0),
+                gamma: float = 0.3, progress: bool = True) -> AutoSemResult:
+    """Full AutoSeM: stage 1 picks the auxiliary tasks, stage 2 their ratio. The final model
+    is the best stage-2 trial: its run was already scored on report, so nothing is retrained."""
+    start = time.perf_counter()
+    profile = get_profile(profile)
+    n_calls = n_calls if n_calls is not None else profile.gp_calls
+    check_search(2, n_calls, profile.gp_initial_points, profile.max_ratio)  # before stage 1 trains
+    stage1 = run_stage1(primary, candidates, profile=profile, seed=seed, data_dir=data_dir, store=store,
+                        prior=prior, primary_prior=primary_prior, gamma=gamma, progress=progress)
+    stage2 = run_stage2(primary, stage1.selected, profile=profile, seed=seed, data_dir=data_dir, store=store,
+                        n_calls=n_calls, progress=progress)
+    return AutoSemResult(stage1, stage2, time.perf_counter() - start)

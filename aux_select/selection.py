@@ -1,0 +1,91 @@
+"""Greedy auxiliary-set search shared by GradTS-trial and the HEU baselines, the scorer that turns
+an auxiliary set into one stored MTL run, and the result every selection method returns.
+
+    greedy_prefix(order, score, stop_at_first_drop=True)   # GradTS-trial
+    greedy_prefix(order, score, stop_at_first_drop=False)  # HEU-*: best prefix kept
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+from .data import TaskData
+from .experiment import mtl_run_tasks
+from .profiles import Profile
+from .store import Store
+from .train import RunResult
+
+
+@dataclass
+class GreedyResult:
+    selected: list[str]          # the kept auxiliary set, in the order added
+    score: float                 # its select score
+    base_score: float            # the primary alone (the empty set)
+    trials: list[dict]           # {"tasks": aux set, "select_score": s} of every MTL run, in order
+
+
+def _value(s: float) -> float:
+    return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
+
+
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float], *,
+                  stop_at_first_drop: bool) -> GreedyResult:
+    """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
+    starting from `score([])`, the primary alone.
+
+    stop_at_first_drop=True (GradTS-trial): stop at the first set that scores lower than the
+    set before it and keep that previous set; a tie does not stop. False (HEU): try every
+    prefix and keep the best-scoring one, the shortest on ties (the empty set included).
+    """
+    base = score([])
+    kept, kept_score, current, trials = [], base, [], []
+    for task in order:
+        current = [*current, task]
+        s = score(current)
+        trials.append({"tasks": current, "select_score": s})
+        if stop_at_first_drop:
+            if _value(s) < _value(kept_score):
+                break
+            kept, kept_score = current, s
+        elif _value(s) > _value(kept_score):
+            kept, kept_score = current, s
+    return GreedyResult(selected=kept, score=kept_score, base_score=base, trials=trials)
+
+
+class MTLScorer:
+    """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
+    auxiliary set `aux` at a uniform ratio (stored and reused via `experiment.mtl_run_tasks`).
+    Every run is kept in `runs`, keyed by the auxiliary set."""
+
+    def __init__(self, tasks: Sequence[TaskData], *, profile: str | Profile = "cpu", seed: int = 0,
+                 store: Store | None = None, progress: bool = True):
+        self.primary = tasks[0].name
+        self.tasks = {t.name: t for t in tasks}
+        self.kw = dict(profile=profile, seed=seed, store=store, progress=progress)
+        self.runs: dict[tuple[str, ...], RunResult] = {}
+
+    def run(self, aux: Sequence[str]) -> RunResult:
+        names = [self.primary, *aux]
+        if tuple(aux) not in self.runs:
+            self.runs[tuple(aux)] = mtl_run_tasks([self.tasks[n] for n in names], [1] * len(names), **self.kw)
+        return self.runs[tuple(aux)]
+
+    def __call__(self, aux: Sequence[str]) -> float:
+        return self.run(aux).select_score
+
+
+@dataclass
+class SelectionResult:
+    method: str                      # "GradTS-thres", "GradTS-trial", "GradTS-fg", "HEU-Size", ...
+    primary: str
+    order: list[tuple[str, float | None]]  # candidates in the order considered, with the statistic
+                                           # that ordered them (tau; HEU: size, type match, length gap)
+    selected: list[str]              # the chosen auxiliary tasks
+    run: RunResult                   # the final MTL run: primary + selected at a uniform ratio
+    trials: list[dict] = field(default_factory=list)  # greedy methods: every MTL run tried
+    kept_fraction: dict[str, float] = field(default_factory=dict)  # GradTS-fg: share of each
+                                                                   # auxiliary's train rows kept
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,228 @@
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from aux_select import gradts
+from aux_select.baselines import heu_len, heu_size, heu_type, heuristic_order
+from aux_select.data import synthetic_task
+from aux_select.experiment import run_spec
+from aux_select.gradts import (ImportanceConfig, importance_matrices, instance_importance, kendall_tau,
+                               normalise, rank_candidates, sample_indices, task_importance,
+                               task_instance_importance, tau_matrix)
+from aux_select.gradts_select import (fg_filter, filter_tasks, gradts_fg, gradts_thres, gradts_trial,
+                                      thres_select)
+from aux_select.profiles import get_profile
+from aux_select.selection import greedy_prefix
+from aux_select.store import Store
+
+SMOKE = get_profile("smoke")
+FAST = ImportanceConfig(warmup_epochs=1, sample_fraction=0.25, batch_size=16)
+
+
+# ----------------------------------------------------------------------------- normalisation, tau
+
+def test_normalisation_by_hand():
+    # rows / L2 norm: [1,2,2]/3 = [1/3, 2/3, 2/3], [0,3,4]/5 = [0, .6, .8]; then min 0, max .8
+    out = normalise(np.array([[1.0, 2.0, 2.0], [0.0, 3.0, 4.0]]))
+    np.testing.assert_allclose(out, [[5 / 12, 10 / 12, 10 / 12], [0.0, 0.75, 1.0]])
+    np.testing.assert_allclose(normalise(np.array([[3.0, 4.0], [0.0, 0.0]])), [[0.75, 1.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(normalise(np.ones((2, 2))), np.zeros((2, 2)))
+
+
+def test_min_max_scaling_leaves_tau_unchanged():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((6, 12)), rng.random((6, 12))
+    minmax = lambda x: (x - x.min()) / (x.max() - x.min())
+    assert kendall_tau(a, b) == pytest.approx(kendall_tau(minmax(a), minmax(b)), abs=1e-12)
+    assert kendall_tau(a, b) == pytest.approx(kendall_tau(3 * a + 1, b), abs=1e-12)
+    assert kendall_tau(a, a) == pytest.approx(1.0) and kendall_tau(a, -a) == pytest.approx(-1.0)
+
+
+def test_tau_matrix_and_ranking():
+    base = np.arange(12.0).reshape(3, 4)
+    noisy = base.copy()
+    noisy[0, :2] = noisy[0, 1::-1]  # one swapped pair
+    matrices = {"P": base, "near": noisy, "same": base * 2, "far": -base}
+    taus = tau_matrix(matrices)
+    assert list(taus.index) == list(matrices) and np.allclose(np.diag(taus), 1.0)
+    assert np.allclose(taus.values, taus.values.T)
+    ranking = rank_candidates("P", matrices)
+    assert [t for t, _ in ranking] == ["same", "near", "far"]
+    assert ranking[0][1] == pytest.approx(1.0) and ranking[2][1] == pytest.approx(-1.0)
+    assert thres_select(ranking, 0.47) == ["same", "near"] and thres_select(ranking, 1.1) == []
+
+
+def test_instance_matrices_are_normalised_each_on_its_own():
+    per_example = np.random.default_rng(1).random((5, 2, 3))
+    out = instance_importance(per_example)
+    assert out.shape == (5, 2, 3)
+    for x, y in zip(per_example, out):
+        np.testing.assert_allclose(y, normalise(x))
+        np.testing.assert_allclose(y, normalise(x / 17.0))  # the token division cancels
+
+
+def test_selection_sample_is_seeded_and_capped():
+    a = sample_indices(1000, ImportanceConfig())
+    assert len(a) == 100 and np.array_equal(a, sample_indices(1000, ImportanceConfig()))
+    assert np.array_equal(a, np.sort(np.random.default_rng(42).permutation(1000)[:100]))
+    assert len(sample_indices(1000, ImportanceConfig(sample_cap=30))) == 30
+    assert len(sample_indices(3, ImportanceConfig())) == 1
+
+
+# ----------------------------------------------------------------------------- greedy search
+
+def fake_scorer(table: dict[tuple, float]):
+    calls = []
+
+    def score(aux):
+        calls.append(tuple(aux))
+        return table[tuple(aux)]
+    return score, calls
+
+
+def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
+    score, calls = fake_scorer({(): 0.60, ("A",): 0.62, ("A", "B"): 0.62, ("A", "B", "C"): 0.58,
+                                ("A", "B", "C", "D"): 0.90})
+    out = greedy_prefix(["A", "B", "C", "D"], score, stop_at_first_drop=True)
+    assert out.selected == ["A", "B"] and out.score == 0.62 and out.base_score == 0.60  # a tie goes on
+    assert calls == [(), ("A",), ("A", "B"), ("A", "B", "C")]  # D is never tried
+    assert [t["tasks"] for t in out.trials] == [["A"], ["A", "B"], ["A", "B", "C"]]
+
+
+def test_trial_keeps_nothing_when_the_first_candidate_hurts():
+    score, calls = fake_scorer({(): 0.6, ("A",): 0.5})
+    out = greedy_prefix(["A", "B"], score, stop_at_first_drop=True)
+    assert out.selected == [] and out.score == 0.6 and len(calls) == 2
+
+
+def test_a_failed_run_counts_as_a_drop():
+    score, _ = fake_scorer({(): 0.6, ("A",): 0.7, ("A", "B"): math.nan})
+    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=True).selected == ["A"]
+    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=False).selected == ["A"]
+
+
+def test_heu_keeps_the_best_prefix_after_trying_all():
+    table = {(): 0.60, ("A",): 0.55, ("A", "B"): 0.70, ("A", "B", "C"): 0.65}
+    score, calls = fake_scorer(table)
+    out = greedy_prefix(["A", "B", "C"], score, stop_at_first_drop=False)
+    assert out.selected == ["A", "B"] and out.score == 0.70 and len(calls) == 4
+    score, _ = fake_scorer({(): 0.7, ("A",): 0.7, ("A", "B"): 0.6})  # ties keep the shorter set
+    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=False).selected == []
+
+
+STATS = {  # hand-made task_statistics rows
+    "P": {"type": "inference", "official_train_size": 2490, "avg_words": 50.0},
+    "big": {"type": "paraphrase", "official_train_size": 363846, "avg_words": 22.0},
+    "inf": {"type": "inference", "official_train_size": 104743, "avg_words": 36.0},
+    "small": {"type": "single-sentence", "official_train_size": 8551, "avg_words": 49.0},
+    "tiny": {"type": "inference", "official_train_size": 635, "avg_words": 60.0},
+}
+
+
+def test_heuristic_orders():
+    assert heuristic_order("size", "P", STATS) == [("big", 363846), ("inf", 104743), ("small", 8551),
+                                                   ("tiny", 635)]
+    assert [t for t, _ in heuristic_order("type", "P", STATS)] == ["inf", "tiny", "big", "small"]
+    assert heuristic_order("len", "P", STATS) == [("small", 1.0), ("tiny", 10.0), ("inf", 14.0),
+                                                  ("big", 28.0)]
+    with pytest.raises(ValueError, match="choose one of size, type, len"):
+        heuristic_order("random", "P", STATS)
+
+
+# ----------------------------------------------------------------------------- GradTS-fg
+
+def test_fg_keeps_instances_correlated_with_the_primary():
+    primary = np.arange(8.0).reshape(2, 4)
+    near = primary.copy()
+    near[0, :2] = near[0, 1::-1]
+    instances = {"A": np.stack([primary, -primary, np.zeros((2, 4)), near]),  # tau 1, -1, NaN, 0.93
+                 "B": np.stack([-primary])}
+    out = fg_filter(primary, instances, threshold=0.42)
+    assert out.kept["A"].tolist() == [0, 3] and out.kept["B"].tolist() == []
+    assert out.fractions == {"A": 0.5, "B": 0.0} and math.isnan(out.taus["A"][2])
+
+    tasks = [synthetic_task("P", n_train=6), synthetic_task("A", n_train=4, seed=1),
+             synthetic_task("B", n_train=1, seed=2), synthetic_task("C", n_train=3, seed=3)]
+    filtered = filter_tasks(tasks, out.kept | {"P": np.array([0])})
+    assert [t.name for t in filtered] == ["P", "A", "C"]  # B kept nothing, C was not filtered
+    assert filtered[0] is tasks[0] and filtered[2] is tasks[3]  # the primary keeps all its data
+    assert filtered[1].train["text_a"] == [tasks[1].train["text_a"][i] for i in (0, 3)]
+    # filtered data gets its own run key through the fingerprints
+    assert run_spec(filtered[:2], [1, 1], SMOKE, 0) != run_spec(tasks[:2], [1, 1], SMOKE, 0)
+
+
+# ----------------------------------------------------------------------------- importance on tiny BERT
+
+@pytest.fixture(scope="module")
+def toy():
+    return synthetic_task("toy", n_train=48, n_select=16, n_report=16)
+
+
+def test_task_matrix_is_stored_and_reused(toy, tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    matrix = task_importance(toy, profile="smoke", store=store, config=FAST, progress=False)
+    L, H = SMOKE.encoder.tiny_layers, SMOKE.encoder.tiny_heads
+    assert matrix.shape == (L, H) and matrix.min() == 0.0 and matrix.max() == 1.0
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("a stored matrix was computed again")
+
+    monkeypatch.setattr(gradts, "_compute_importance", no_compute)
+    np.testing.assert_array_equal(task_importance(toy, profile="smoke", store=store, config=FAST), matrix)
+    with pytest.raises(AssertionError, match="computed again"):  # other settings: another matrix
+        task_importance(toy, profile="smoke", store=store, config=replace(FAST, sample_seed=0))
+    with pytest.raises(AssertionError, match="computed again"):
+        task_importance(toy, profile="smoke", seed=1, store=store, config=FAST)
+
+
+def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
+    from aux_select.models import EncoderConfig
+    bilstm = replace(SMOKE, encoder=EncoderConfig(name="bilstm", embeddings="random", lstm_hidden=8))
+    monkeypatch.setattr(gradts.Trainer, "step", lambda *a: pytest.fail("trained before refusing"))
+    with pytest.raises(ValueError, match="BiLSTMEncoder.*BERT, RoBERTa, ELECTRA, MiniLM"):
+        task_importance(toy, profile=bilstm, config=FAST, progress=False)
+
+
+def test_instance_matrices_cover_the_train_split(toy, tmp_path):
+    store = Store(tmp_path)
+    matrices = task_instance_importance(toy, profile="smoke", store=store, config=FAST, progress=False)
+    assert matrices.shape == (48, SMOKE.encoder.tiny_layers, SMOKE.encoder.tiny_heads)
+    assert np.allclose(matrices.max(axis=(1, 2)), 1.0) and np.allclose(matrices.min(axis=(1, 2)), 0.0)
+    assert len(list((tmp_path / "instance_importance").glob("*.npy"))) == 1
+
+
+@pytest.mark.data
+def test_adding_a_task_computes_only_its_matrix(data_dir, tmp_path, monkeypatch):
+    store, computed = Store(tmp_path), []
+    compute = gradts._compute_importance
+
+    def counting(task, *args, **kwargs):
+        computed.append(task.name)
+        return compute(task, *args, **kwargs)
+
+    monkeypatch.setattr(gradts, "_compute_importance", counting)
+    first = importance_matrices(["WNLI", "RTE"], profile="smoke", data_dir=data_dir, store=store,
+                                warmup_epochs=1, progress=False)
+    more = importance_matrices(["WNLI", "RTE", "MRPC"], profile="smoke", data_dir=data_dir, store=store,
+                               warmup_epochs=1, progress=False)
+    assert computed == ["WNLI", "RTE", "MRPC"]
+    np.testing.assert_array_equal(first["RTE"], more["RTE"])
+
+
+@pytest.mark.data
+def test_gradts_and_heuristics_end_to_end(data_dir, tmp_path):
+    kw = dict(profile="smoke", data_dir=data_dir, store=Store(tmp_path), progress=False)
+    trial = gradts_trial("WNLI", ["RTE", "MRPC"], importance=FAST, **kw)
+    assert [t for t, _ in trial.order] in (["RTE", "MRPC"], ["MRPC", "RTE"])
+    assert trial.trials and trial.run.tasks == ["WNLI", *trial.selected]
+    thres = gradts_thres("WNLI", ["RTE", "MRPC"], importance=FAST, threshold=-1.0, **kw)
+    assert thres.selected == [t for t, _ in thres.order] and thres.order == trial.order
+    fg = gradts_fg("WNLI", ["RTE", "MRPC"], importance=FAST, trial=trial, threshold=-1.0, **kw)
+    assert set(fg.kept_fraction) == set(trial.selected)  # tau >= -1 keeps every constant-free row
+    assert all(f > 0.9 for f in fg.kept_fraction.values())
+    heu = heu_size("WNLI", ["RTE", "MRPC"], **kw)
+    assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and len(heu.trials) == 2
+    assert heu_type("WNLI", ["MRPC", "RTE"], **kw).order[0][0] == "RTE"
+    assert heu_len("WNLI", ["RTE", "MRPC"], **kw).method == "HEU-Len"

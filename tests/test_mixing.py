@@ -1,0 +1,212 @@
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from aux_select import autosem, experiment, mixing
+from aux_select.data import synthetic_task
+from aux_select.mixing import (AutoSemResult, Stage2Result, best_point, run_autosem, run_stage2,
+                               search_ratio)
+from aux_select.profiles import get_profile
+from aux_select.store import Store
+from aux_select.train import RunResult
+
+OPTIMUM = np.array([6, 14])  # primary 6, auxiliary 14
+R = 20
+
+
+def bowl(ratio):
+    """A smooth bowl over 2-task ratios with its minimum 0 at OPTIMUM."""
+    return float(np.sum((np.array(ratio) - OPTIMUM) ** 2)) / 100
+
+
+def random_search_best(n_calls: int, seed: int) -> float:
+    rng, seen = np.random.default_rng(seed), set()
+    while len(seen) < n_calls:  # distinct ratios, as the GP's are
+        seen.add((int(rng.integers(1, R + 1)), int(rng.integers(0, R + 1))))
+    return min(bowl(p) for p in seen)
+
+
+def test_gp_finds_the_optimum_and_beats_random_search():
+    # 12 calls in 420 ratios. Over 40 seeds the GP found the optimum exactly in 32 and was never
+    # further than sqrt(13) from it (mean best 0.007); random search's mean best is 0.10.
+    n_calls, seeds = 12, range(4)
+    gp = [best_point(search_ratio(bowl, 2, n_calls=n_calls, n_initial_points=4, max_ratio=R, seed=s)) for s in seeds]
+    distances = [np.linalg.norm(np.array(x) - OPTIMUM) for x, _ in gp]
+    assert max(distances) <= 4 and sum(d == 0 for d in distances) >= len(gp) / 2
+    random_mean = np.mean([random_search_best(n_calls, s) for s in range(500)])
+    assert np.mean([y for _, y in gp]) < 0.5 * random_mean
+
+
+def test_the_search_is_gp_minimize():
+    from skopt import gp_minimize
+    ours = search_ratio(bowl, 2, n_calls=7, n_initial_points=3, max_ratio=R, seed=1)
+    theirs = gp_minimize(bowl, mixing.ratio_space(2, R), n_calls=7, n_initial_points=3, random_state=1)
+    assert [x for x, _ in ours] == [[int(v) for v in x] for x in theirs.x_iters]
+
+
+def test_interrupted_search_resumes_without_repeating_or_losing_a_point():
+    settings = dict(n_calls=7, n_initial_points=3, max_ratio=R, seed=1)
+    uninterrupted = search_ratio(bowl, 2, **settings)
+    stored, calls = [], []
+
+    def objective(ratio):
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # killed while evaluating the 6th point
+        calls.append(ratio)
+        return bowl(ratio)
+
+    with pytest.raises(KeyboardInterrupt):
+        search_ratio(objective, 2, on_point=lambda x, y: stored.append((x, y)), **settings)
+    assert len(stored) == 5
+    calls.clear()
+    resumed = search_ratio(lambda r: calls.append(r) or bowl(r), 2, previous=stored, **settings)
+    assert len(calls) == 2 and resumed[:5] == stored  # only the missing points are evaluated
+    assert len({tuple(x) for x, _ in resumed}) == 7
+    assert resumed == uninterrupted  # the replay leaves the optimiser where it was
+    calls.clear()
+    assert search_ratio(lambda r: calls.append(r), 2, previous=resumed, **settings) == resumed and not calls
+    shorter = search_ratio(lambda r: calls.append(r), 2, previous=resumed, **settings | {"n_calls": 4})
+    assert shorter == resumed[:4] and not calls
+
+
+def test_failed_evaluation_is_recorded_and_skipped():
+    def objective(ratio):
+        return math.nan if len(seen) == 1 else bowl(ratio)  # the second point fails
+
+    seen = []
+    points = search_ratio(objective, 2, n_calls=6, n_initial_points=2, max_ratio=R, seed=0,
+                          on_point=lambda x, y: seen.append(y))
+    assert len(points) == 6 and math.isnan(points[1][1]) and sum(map(math.isnan, seen)) == 1
+    assert best_point(points) == min((p for p in points if not math.isnan(p[1])), key=lambda p: p[1])
+    assert best_point([([1, 0], math.nan)]) is None
+
+
+def test_duplicate_proposals_are_replaced():
+    # a space of 6 ratios and 6 calls: the GP must repeat itself, yet every ratio is new
+    points = search_ratio(lambda r: 0.0, 2, n_calls=6, n_initial_points=1, max_ratio=2, seed=0)
+    assert sorted(tuple(x) for x, _ in points) == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
+
+
+# ----------------------------------------------------------------------------- stage 2 with fake runs
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """Stage 2 over synthetic task data with a closed-form 'run': no training, no real data.
+    The ratio [k, 0, …] (the primary alone) diverges."""
+    tasks = {n: synthetic_task(n, seed=i) for i, n in enumerate(["RTE", "MRPC", "WNLI", "CoLA"])}
+    monkeypatch.setattr(mixing, "load_tasks", lambda names, *a, **k: [tasks[n] for n in names])
+    calls = []
+
+    def mtl_run(names, ratio, **kwargs):
+        calls.append((names, ratio))
+        failure = "loss became nan at step 3 (diverged)" if len(names) == 1 else None
+        score = math.nan if failure else 1 - bowl(ratio[:2]) / 10
+        return RunResult(tasks=names, ratio=ratio, select={"accuracy": score}, report={"accuracy": score / 2},
+                         select_score=score, report_score=score / 2, losses=[], steps=0, best_step=0,
+                         examples_seen={}, wall_time_s=0.0, peak_memory_mb=0.0, device="cpu", failure=failure)
+
+    monkeypatch.setattr(mixing, "mtl_run", mtl_run)
+    return calls
+
+
+SMOKE = replace(get_profile("smoke"), gp_calls=7, gp_initial_points=3)
+
+
+def test_stage2_stores_every_point_and_resumes(fake_runs, tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    full = run_stage2("RTE", ["MRPC"], profile=SMOKE, store=Store(tmp_path / "other"), progress=False)
+    fake_runs.clear()
+    real_trial = mixing.ratio_trial
+
+    def killed_after_4(*args, **kwargs):
+        if len(fake_runs) == 4:
+            raise KeyboardInterrupt
+        return real_trial(*args, **kwargs)
+
+    monkeypatch.setattr(mixing, "ratio_trial", killed_after_4)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage2("RTE", ["MRPC"], profile=SMOKE, store=store, progress=False)
+    record, = store.records("gp_search")
+    assert [t["ratio"] for t in record["value"]["trials"]] == [t.ratio for t in full.trials[:4]]
+
+    fake_runs.clear()
+    resumed = run_stage2("RTE", ["MRPC"], profile=SMOKE, store=store, progress=False)
+    assert len(fake_runs) == 3
+    assert json.dumps(resumed.to_dict()) == json.dumps(full.to_dict())  # NaN != NaN for ==
+    assert len({tuple(t.ratio) for t in resumed.trials}) == 7
+    record, = store.records("gp_search")
+    assert len(record["value"]["trials"]) == 7
+    again = Stage2Result.from_dict(json.loads(json.dumps(resumed.to_dict())))
+    assert json.dumps(again.to_dict()) == json.dumps(resumed.to_dict())
+
+
+def test_stage2_records_a_diverged_run_and_chooses_among_the_rest(fake_runs, monkeypatch):
+    monkeypatch.setattr(mixing, "search_ratio", lambda objective, *a, **k: [
+        (x, objective(x)) for x in ([3, 0], [6, 14], [5, 12])])
+    result = run_stage2("RTE", ["MRPC"], profile=SMOKE, progress=False)
+    failed = result.trials[0]
+    assert failed.failure.startswith("loss became nan") and math.isnan(failed.select_score)
+    assert fake_runs[0] == (["RTE"], [1])  # the primary alone trains as single-task
+    assert result.best_ratio == [6, 14] and result.ratio == {"RTE": 6, "MRPC": 14}
+    assert (result.best_select_score, result.report_score) == (1.0, 0.5)
+    assert result.optimize_result().func_vals[0] == 0.0  # the GP saw accuracy's worst score
+
+
+@pytest.mark.parametrize("selected, profile, n_calls, message", [
+    ([], SMOKE, None, "no auxiliary tasks selected"),
+    (["MRPC", "RTE"], SMOKE, None, "among the selected auxiliary tasks"),
+    (["MRPC", "MRPC"], SMOKE, None, "name a task twice"),
+    (["MRPC", "NOPE"], SMOKE, None, "unknown task 'NOPE'"),
+    (["MRPC"], replace(SMOKE, max_ratio=0), None, "max_ratio=0"),
+    (["MRPC"], SMOKE, 0, "n_calls=0"),
+    (["MRPC"], replace(SMOKE, gp_initial_points=0), None, "n_initial_points=0"),
+    (["MRPC"], replace(SMOKE, max_ratio=1), 3, "exceeds the 2 distinct ratios"),
+])
+def test_bad_input_fails_before_loading_or_training(monkeypatch, selected, profile, n_calls, message):
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded or a model trained before the input was checked")
+
+    for name in ("load_tasks", "mtl_run", "run_stage1"):
+        monkeypatch.setattr(mixing, name, refuse)
+    with pytest.raises(ValueError, match=message):
+        run_stage2("RTE", selected, profile=profile, n_calls=n_calls)
+    if selected == ["MRPC"]:  # settings errors stop the pipeline before stage 1
+        with pytest.raises(ValueError, match=message):
+            run_autosem("RTE", ["MRPC", "WNLI"], profile=profile, n_calls=n_calls)
+
+
+def test_stored_points_from_another_search_are_refused():
+    with pytest.raises(ValueError, match="does not fit the space"):
+        search_ratio(bowl, 2, n_calls=4, n_initial_points=2, previous=[([0, 3], 0.5)])
+    with pytest.raises(ValueError, match="does not fit the space"):
+        search_ratio(bowl, 2, n_calls=4, n_initial_points=2, previous=[([1, 2, 3], 0.5)])
+    with pytest.raises(ValueError, match="repeat a ratio"):
+        search_ratio(bowl, 2, n_calls=4, n_initial_points=2, previous=[([1, 2], 0.5), ([1, 2], 0.5)])
+
+
+# ----------------------------------------------------------------------------- real data, smoke profile
+
+@pytest.mark.data
+def test_autosem_on_smoke_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    kw = dict(profile="smoke", data_dir=data_dir, store=store, n_calls=3, progress=False)
+    first = run_autosem("WNLI", ["RTE", "MRPC"], **kw)
+    assert first.selected == first.stage2.tasks[1:] and len(first.stage2.trials) == 3
+    assert set(first.ratio) == {"WNLI", *first.selected} and first.ratio["WNLI"] >= 1
+    assert first.report_score == next(t.report_score for t in first.stage2.trials if t.ratio == first.stage2.best_ratio)
+    assert len(store.records("gp_search")) == 1 and len(store.records("stage1")) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a stored result was trained again")
+
+    monkeypatch.setattr(experiment, "run_mtl", no_training)
+    monkeypatch.setattr(autosem, "Trainer", no_training)
+    again = run_autosem("WNLI", ["RTE", "MRPC"], **kw)
+    assert (again.stage1, again.stage2) == (first.stage1, first.stage2)
+    assert run_stage2("WNLI", first.selected, **kw) == first.stage2
+    assert AutoSemResult.from_dict(json.loads(json.dumps(first.to_dict()))).stage2 == first.stage2
+    with pytest.raises(AssertionError, match="trained again"):  # a longer search trains only new points
+        run_stage2("WNLI", first.selected, **kw | {"n_calls": 4})
