@@ -185,13 +185,8 @@ def task_importance(task: TaskData, *, profile: str | Profile = "cpu", seed: int
     """The task's (layers, heads) head-importance matrix, from the store when computed before."""
     profile = get_profile(profile)
     spec = importance_spec(task, profile, seed, config)
-    cached = store.get_array("head_importance", spec) if store is not None else None
-    if cached is not None:
-        return cached
-    matrix = _compute_importance(task, profile, seed, config, progress)
-    if store is not None:
-        store.put_array("head_importance", spec, matrix)
-    return matrix
+    compute = lambda: _compute_importance(task, profile, seed, config, progress)
+    return compute() if store is None else store.get_or_compute_array("head_importance", spec, compute)
 
 
 def task_instance_importance(task: TaskData, *, profile: str | Profile = "cpu", seed: int = 0,
@@ -201,13 +196,8 @@ def task_instance_importance(task: TaskData, *, profile: str | Profile = "cpu", 
     same fine-tuned model as the task matrix; stored like it."""
     profile = get_profile(profile)
     spec = importance_spec(task, profile, seed, config) | {"instances": "train"}
-    cached = store.get_array("instance_importance", spec) if store is not None else None
-    if cached is not None:
-        return cached
-    matrices = _compute_instance_importance(task, profile, seed, config, progress)
-    if store is not None:
-        store.put_array("instance_importance", spec, matrices)
-    return matrices
+    compute = lambda: _compute_instance_importance(task, profile, seed, config, progress)
+    return compute() if store is None else store.get_or_compute_array("instance_importance", spec, compute)
 
 
 def importance_matrices(task_names: Sequence[str], *, profile: str | Profile = "cpu", seed: int = 0,

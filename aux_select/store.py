@@ -149,6 +149,14 @@ class Store:
         path = self.path(kind, make_key(kind, spec), ".npy")
         return np.load(path, allow_pickle=False) if path.exists() else None
 
+    def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The stored array for (kind, spec); on a miss, call compute(), store and return it."""
+        array = self.get_array(kind, spec)
+        if array is None:
+            array = np.asarray(compute())
+            self.put_array(kind, spec, array)
+        return array
+
 
 def default_store(path: str | os.PathLike | None = None, profile: str = "cpu") -> Store:
     """The Store at `path`, else at $AUX_SELECT_STORE, else at ./results/<profile>/store.

@@ -186,3 +186,15 @@ def test_default_store(tmp_path, monkeypatch):
     monkeypatch.setenv("AUX_SELECT_STORE", str(tmp_path / "env"))
     assert default_store().root == tmp_path / "env"
     assert default_store(tmp_path / "arg").root == tmp_path / "arg"
+
+
+def test_get_or_compute_array_computes_once(tmp_path):
+    store, calls = Store(tmp_path), []
+
+    def compute():
+        calls.append(1)
+        return np.arange(6, dtype=np.float32).reshape(2, 3)
+
+    first = store.get_or_compute_array("m", {"task": "RTE"}, compute)
+    again = store.get_or_compute_array("m", {"task": "RTE"}, compute)
+    assert len(calls) == 1 and np.array_equal(first, again) and again.dtype == np.float32
