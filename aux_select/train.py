@@ -123,8 +123,10 @@ class Trainer:
         self.model.to(self.device)
         no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]  # biases, LayerNorm
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
+        # the fused kernel is ~6x faster than the default one on CPU (benchmarks/train_throughput.py)
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr,
+                                           fused=self.device.type in ("cpu", "cuda"))
         total = total_steps or config.max_steps
         self.scheduler = get_scheduler(config.lr_schedule, self.optimizer,
                                        num_warmup_steps=math.ceil(config.warmup_ratio * total),

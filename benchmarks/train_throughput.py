@@ -8,6 +8,8 @@ Prints, measured side by side in one run (these machines are noisy, so only rati
   dynamic_vs_pad128: X     speed-up of length-grouped dynamic padding over padding every batch to
                            128 tokens, same examples, on a mix of RTE, MRPC, CoLA and SST-2 (target >= 2.0)
   real_token_fraction: X   real tokens / all tokens in the dynamic batches (target >= 0.85)
+  fused_adamw_vs_default: X  speed-up of one fused AdamW step over the default implementation
+                           on the same model and gradients (why the Trainer uses the fused one)
 
     AUX_SELECT_DATA=../shared/data python benchmarks/train_throughput.py [--encoder minilm]
 """
@@ -47,11 +49,25 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def side_by_side(first, second, repeats: int) -> tuple[float, float]:
+    """Total times of two workloads run in alternating blocks; which goes first alternates too,
+    so neither always inherits the other's warm caches."""
+    t_first = t_second = 0.0
+    for r in range(repeats):
+        if r % 2 == 0:
+            t_first += timed(lambda: first(r))
+            t_second += timed(lambda: second(r))
+        else:
+            t_second += timed(lambda: second(r))
+            t_first += timed(lambda: first(r))
+    return t_first, t_second
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--encoder", default="minilm", help="encoder name (default: the bundled MiniLM)")
     parser.add_argument("--data-dir", default=None, help="GLUE folder (default: AUX_SELECT_DATA)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="the cpu profile's batch size")
     parser.add_argument("--steps", type=int, default=8, help="steps per timed block (a multiple of 4 tasks)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating timed blocks per side")
     args = parser.parse_args()
@@ -73,25 +89,32 @@ def main() -> None:
     trainer, twin = Trainer(tasks, encoder, config), Trainer(tasks, encoder, config)
     ready = [(task, twin.next_batch(task)) for task in order]
     trainer.step(MIX[0], ready[0][1]), raw_step(twin, *ready[0])  # warm-up outside the clock
-    t_trainer = t_raw = 0.0
-    for r in range(args.repeats):
-        block = range(r * args.steps, (r + 1) * args.steps)
-        t_trainer += timed(lambda: [trainer.step(order[i]) for i in block])
-        t_raw += timed(lambda: [raw_step(twin, *ready[i]) for i in block])
+    def block(r: int) -> range:
+        return range(r * args.steps, (r + 1) * args.steps)
+
+    t_trainer, t_raw = side_by_side(lambda r: [trainer.step(order[i]) for i in block(r)],
+                                    lambda r: [raw_step(twin, *ready[i]) for i in block(r)], args.repeats)
 
     # dynamic_vs_pad128: the same ready-made batches, dynamic and padded to 128
     padded = [(task, pad_to(batch, 128)) for task, batch in ready]
-    t_dynamic = t_pad = 0.0
-    for r in range(args.repeats):
-        block = range(r * args.steps, (r + 1) * args.steps)
-        t_dynamic += timed(lambda: [raw_step(twin, *ready[i]) for i in block])
-        t_pad += timed(lambda: [raw_step(twin, *padded[i]) for i in block])
+    t_dynamic, t_pad = side_by_side(lambda r: [raw_step(twin, *ready[i]) for i in block(r)],
+                                    lambda r: [raw_step(twin, *padded[i]) for i in block(r)], args.repeats)
+
+    # fused_adamw_vs_default: optimiser steps alone, on the twin's last gradients
+    params = list(twin.model.parameters())
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    fused, default = (torch.optim.AdamW(params, lr=1e-5, fused=f) for f in (True, False))
+    fused.step(), default.step()  # allocate state outside the clock
+    t_fused, t_default = side_by_side(lambda r: [fused.step() for _ in range(3)],
+                                      lambda r: [default.step() for _ in range(3)], args.repeats)
 
     print(f"# encoder {args.encoder}, batch {args.batch_size}, {args.steps * args.repeats} steps a side, "
           f"device {trainer.device}")
     print(f"trainer_vs_raw_loop: {t_raw / t_trainer:.3f}")
     print(f"dynamic_vs_pad128: {t_pad / t_dynamic:.3f}")
     print(f"real_token_fraction: {real / total:.3f}")
+    print(f"fused_adamw_vs_default: {t_default / t_fused:.3f}")
 
 
 if __name__ == "__main__":
