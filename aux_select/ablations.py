@@ -144,11 +144,8 @@ def run_ablations(primary: str, candidates: Sequence[str] | None = None, *, prof
     """Every row of AutoSeM Table 2 for `primary` (candidates=None: every available
     classification task). Stage 1 runs once and serves w/o Stage-2 and Final MTL."""
     profile = get_profile(profile)
-    get_task(primary)
     candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
     check_pool(primary, candidates)
-    for name in candidates:
-        get_task(name)
     n_calls = n_calls if n_calls is not None else profile.gp_calls
     check_search(1 + len(candidates), n_calls, profile.gp_initial_points, profile.max_ratio)
     kw = dict(profile=profile, seed=seed, data_dir=data_dir, store=store, progress=progress)

@@ -28,7 +28,6 @@ from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
 from .models import EncoderConfig
 from .profiles import Profile, get_profile
 from .store import Store, make_key
-from .tasks import get_task
 from .train import RunResult, TrainConfig, Trainer
 
 Prior = tuple[float, float]
@@ -204,11 +203,8 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, *, profile
     profile = get_profile(profile)
     # a rate decaying to 0 would freeze the late rounds, which dominate the decayed utilities
     config = replace(profile.train, seed=seed, lr_schedule="constant_with_warmup")
-    get_task(primary)
     candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
     check_pool(primary, candidates)
-    for name in candidates:
-        get_task(name)
     ThompsonBandit(1 + len(candidates), prior=prior, primary_prior=primary_prior, gamma=gamma)  # validates
     tasks = load_tasks([primary, *candidates], profile, data_dir)
     spec = stage1_spec(tasks, profile, config, prior, primary_prior, gamma)

@@ -14,6 +14,7 @@ from typing import Sequence
 from .data import TaskData, load_task
 from .profiles import Profile, get_profile
 from .store import Store, default_store
+from .tasks import get_task
 from .train import RunResult, run_mtl, validate_ratio
 
 _TASK_CACHE: dict[tuple, TaskData] = {}
@@ -45,7 +46,10 @@ def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None
 
 
 def check_pool(primary: str, candidates: Sequence[str]) -> None:
-    """Reject a primary among its own candidates, duplicates or an empty pool, before training."""
+    """Reject unknown tasks, a primary among its own candidates, duplicates or an empty pool,
+    before any data is loaded or model trained."""
+    for name in (primary, *candidates):
+        get_task(name)  # an unknown name raises, listing the known ones
     if primary in candidates:
         raise ValueError(f"the primary task {primary!r} is among its own candidates; remove it from candidates")
     if len(set(candidates)) != len(candidates):

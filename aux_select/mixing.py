@@ -232,9 +232,7 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
     if primary in selected:
         raise ValueError(f"the primary task {primary!r} is among the selected auxiliary tasks; remove it "
                          "(its entry is always the ratio's first)")
-    for name in selected:
-        get_task(name)
-    check_pool(primary, selected)
+    check_pool(primary, selected)  # also rejects unknown names
     return selected
 
 
