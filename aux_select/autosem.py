@@ -102,7 +102,7 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
                 "gamma": gamma, "seed": config.seed,
                 "alpha0": bandit.alpha0.tolist(), "beta0": bandit.beta0.tolist()}
     identity = _jsonify({"settings": settings, "tasks": [task_fingerprint(t) for t in tasks],
-                         "encoder": asdict(encoder), "train": asdict(config)})
+                         "encoder": asdict(encoder), "train": stage1_train_fields(config)})
     state = _load_checkpoint(Path(checkpoint_dir), identity) if checkpoint_dir is not None else None
     start = time.perf_counter()
     trainer = Trainer(tasks, encoder, config, total_steps=rounds * batches_per_round)
@@ -177,11 +177,18 @@ def _load_checkpoint(root: Path, identity: dict) -> dict | None:
     return state | {"path": done[-1]}
 
 
+def stage1_train_fields(config: TrainConfig) -> dict:
+    """The training settings that shape a stage-1 trajectory. Its length comes from the rounds,
+    and it never early-stops, so `max_steps`, `eval_every` and `patience` (the budget of an MTL
+    run) are left out: retuning the MTL budget keeps stored stage-1 results valid."""
+    return {k: v for k, v in asdict(config).items() if k not in ("max_steps", "eval_every", "patience")}
+
+
 def stage1_spec(tasks: Sequence[TaskData], profile: Profile, config: TrainConfig, prior: Prior,
                 primary_prior: Prior | None, gamma: float) -> dict:
     """Everything that determines a stage-1 trajectory: the store key's content."""
     return {"tasks": [task_fingerprint(t) for t in tasks], "encoder": asdict(profile.encoder),
-            "train": asdict(config), "rounds": profile.bandit_rounds,
+            "train": stage1_train_fields(config), "rounds": profile.bandit_rounds,
             "batches_per_round": profile.batches_per_round, "eval_size": profile.bandit_eval_size,
             "prior": list(prior), "primary_prior": None if primary_prior is None else list(primary_prior),
             "gamma": gamma}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -34,19 +34,10 @@ from .data import TaskData
 from .experiment import load_tasks, task_fingerprint
 from .gates import gate_shape, head_gates
 from .models import MultiTaskModel
-from .profiles import Profile, get_profile
+from .profiles import ImportanceConfig, Profile, get_profile
 from .store import Store
 from .tasks import REGRESSION
 from .train import Trainer
-
-
-@dataclass(frozen=True)
-class ImportanceConfig:
-    warmup_epochs: float = 3.0        # single-task fine-tuning first (the paper: 3 epochs)
-    sample_fraction: float = 0.1      # share of the train split whose gradients are accumulated
-    sample_seed: int = 42             # GradTS: "10 % with seed 42 for selection"
-    sample_cap: int | None = None     # at most this many examples in the sample (None: no cap)
-    batch_size: int = 32              # examples per gradient pass (one backward each)
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -138,9 +129,11 @@ def sample_indices(n: int, config: ImportanceConfig) -> np.ndarray:
     return np.sort(np.random.default_rng(config.sample_seed).permutation(n)[:k])
 
 
-def finetune(task: TaskData, profile: Profile, seed: int, epochs: float, progress: bool = True) -> Trainer:
-    """A single-task Trainer after `epochs` epochs on the task's train split (the warm-up)."""
-    steps = math.ceil(epochs * len(task.train) / profile.train.batch_size)
+def finetune(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig, progress: bool = True) -> Trainer:
+    """A single-task Trainer after `config.warmup_epochs` epochs on the task's train split (the
+    warm-up), stopped at `config.warmup_max_steps` if that comes first."""
+    steps = math.ceil(config.warmup_epochs * len(task.train) / profile.train.batch_size)
+    steps = steps if config.warmup_max_steps is None else min(steps, config.warmup_max_steps)
     trainer = Trainer([task], profile.encoder, replace(profile.train, seed=seed), total_steps=max(steps, 1))
     gate_shape(trainer.model)  # an encoder without gateable heads is refused before any training
     loss = torch.zeros(())
@@ -152,6 +145,12 @@ def finetune(task: TaskData, profile: Profile, seed: int, epochs: float, progres
     return trainer
 
 
+def importance_config(profile: str | Profile, **overrides) -> ImportanceConfig:
+    """The profile's importance settings with each override that is not None (notebook parameters
+    left at None keep the profile's)."""
+    return replace(get_profile(profile).importance, **{k: v for k, v in overrides.items() if v is not None})
+
+
 def importance_spec(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig) -> dict:
     """Everything that determines a task's matrices: the store key's content."""
     return {"encoder": asdict(profile.encoder), "task": task_fingerprint(task),
@@ -160,7 +159,7 @@ def importance_spec(task: TaskData, profile: Profile, seed: int, config: Importa
 
 def _compute_importance(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig,
                         progress: bool = True) -> np.ndarray:
-    trainer = finetune(task, profile, seed, config.warmup_epochs, progress)
+    trainer = finetune(task, profile, seed, config, progress)
     L, H = gate_shape(trainer.model)
     total = np.zeros((L, H))
     for _, g in example_gradients(trainer, task.name, sample_indices(len(task.train), config).tolist(),
@@ -171,7 +170,7 @@ def _compute_importance(task: TaskData, profile: Profile, seed: int, config: Imp
 
 def _compute_instance_importance(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig,
                                  progress: bool = True) -> np.ndarray:
-    trainer = finetune(task, profile, seed, config.warmup_epochs, progress)
+    trainer = finetune(task, profile, seed, config, progress)
     L, H = gate_shape(trainer.model)
     out = np.zeros((len(task.train), L, H))
     for pos, g in example_gradients(trainer, task.name, list(range(len(task.train))), config.batch_size, progress):
@@ -180,21 +179,24 @@ def _compute_instance_importance(task: TaskData, profile: Profile, seed: int, co
 
 
 def task_importance(task: TaskData, *, profile: str | Profile = "cpu", seed: int = 0,
-                    store: Store | None = None, config: ImportanceConfig = ImportanceConfig(),
+                    store: Store | None = None, config: ImportanceConfig | None = None,
                     progress: bool = True) -> np.ndarray:
-    """The task's (layers, heads) head-importance matrix, from the store when computed before."""
+    """The task's (layers, heads) head-importance matrix, from the store when computed before
+    (config=None: the profile's importance settings)."""
     profile = get_profile(profile)
+    config = config or profile.importance
     spec = importance_spec(task, profile, seed, config)
     compute = lambda: _compute_importance(task, profile, seed, config, progress)
     return compute() if store is None else store.get_or_compute_array("head_importance", spec, compute)
 
 
 def task_instance_importance(task: TaskData, *, profile: str | Profile = "cpu", seed: int = 0,
-                             store: Store | None = None, config: ImportanceConfig = ImportanceConfig(),
+                             store: Store | None = None, config: ImportanceConfig | None = None,
                              progress: bool = True) -> np.ndarray:
     """One (layers, heads) matrix per row of the task's train split, (N, layers, heads), from the
     same fine-tuned model as the task matrix; stored like it."""
     profile = get_profile(profile)
+    config = config or profile.importance
     spec = importance_spec(task, profile, seed, config) | {"instances": "train"}
     compute = lambda: _compute_instance_importance(task, profile, seed, config, progress)
     return compute() if store is None else store.get_or_compute_array("instance_importance", spec, compute)
@@ -202,12 +204,13 @@ def task_instance_importance(task: TaskData, *, profile: str | Profile = "cpu", 
 
 def importance_matrices(task_names: Sequence[str], *, profile: str | Profile = "cpu", seed: int = 0,
                         data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                        config: ImportanceConfig = ImportanceConfig(), progress: bool = True,
+                        config: ImportanceConfig | None = None, progress: bool = True,
                         **overrides) -> dict[str, np.ndarray]:
     """{task: (layers, heads) matrix} for the named tasks; stored matrices are reused, so adding a
-    task to the pool computes only that task's. Keywords such as `warmup_epochs=1` override
-    fields of `config`."""
-    config = replace(config, **overrides)
+    task to the pool computes only that task's. config=None: the profile's importance settings;
+    keywords such as `warmup_epochs=1` override its fields."""
+    profile = get_profile(profile)
+    config = replace(config or profile.importance, **overrides)
     tasks = load_tasks(task_names, profile, data_dir)
     return {t.name: task_importance(t, profile=profile, seed=seed, store=store, config=config,
                                     progress=progress) for t in tasks}

@@ -83,7 +83,7 @@ def _rank(primary: str, candidates: Sequence[str] | None, profile, seed, data_di
 
 def gradts_thres(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
                  seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                 threshold: float = 0.47, importance: ImportanceConfig = ImportanceConfig(),
+                 threshold: float = 0.47, importance: ImportanceConfig | None = None,
                  progress: bool = True) -> SelectionResult:
     """GradTS-thres, then one MTL run of the primary with the selected set (uniform ratio)."""
     tasks, ranking, _ = _rank(primary, candidates, profile, seed, data_dir, store, importance, progress)
@@ -94,7 +94,7 @@ def gradts_thres(primary: str, candidates: Sequence[str] | None = None, *, profi
 
 def gradts_trial(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
                  seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                 importance: ImportanceConfig = ImportanceConfig(), progress: bool = True) -> SelectionResult:
+                 importance: ImportanceConfig | None = None, progress: bool = True) -> SelectionResult:
     """GradTS-trial: greedy in tau order from the single-task score, stopping at the first drop."""
     tasks, ranking, _ = _rank(primary, candidates, profile, seed, data_dir, store, importance, progress)
     scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
@@ -105,7 +105,7 @@ def gradts_trial(primary: str, candidates: Sequence[str] | None = None, *, profi
 
 def gradts_fg(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
               seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-              threshold: float = 0.42, importance: ImportanceConfig = ImportanceConfig(),
+              threshold: float = 0.42, importance: ImportanceConfig | None = None,
               trial: SelectionResult | None = None, progress: bool = True) -> SelectionResult:
     """GradTS-fg: GradTS-trial's tasks (pass `trial` to reuse a finished one), their train rows
     filtered by instance tau with the primary's matrix, then one MTL run on the filtered data."""

@@ -177,6 +177,20 @@ def test_task_matrix_is_stored_and_reused(toy, tmp_path, monkeypatch):
         task_importance(toy, profile="smoke", seed=1, store=store, config=FAST)
 
 
+def test_finetuning_runs_its_epochs_unless_the_step_cap_comes_first(toy):
+    # 48 rows at batch 8: 6 steps an epoch
+    epochs = gradts.finetune(toy, SMOKE, 0, ImportanceConfig(warmup_epochs=2), progress=False)
+    capped = gradts.finetune(toy, SMOKE, 0, ImportanceConfig(warmup_epochs=2, warmup_max_steps=4), progress=False)
+    assert epochs.batches_drawn == {"toy": 12} and capped.batches_drawn == {"toy": 4}
+
+
+def test_importance_settings_come_from_the_profile_unless_overridden():
+    cpu = get_profile("cpu")
+    assert gradts.importance_config("cpu") == cpu.importance and cpu.importance.warmup_max_steps == 150
+    config = gradts.importance_config("cpu", warmup_epochs=1.0, sample_fraction=None)
+    assert config == replace(cpu.importance, warmup_epochs=1.0)
+
+
 def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
     from aux_select.models import EncoderConfig
     bilstm = replace(SMOKE, encoder=EncoderConfig(name="bilstm", embeddings="random", lstm_hidden=8))
