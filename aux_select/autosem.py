@@ -28,7 +28,8 @@ from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
 from .models import EncoderConfig
 from .profiles import Profile, get_profile
 from .store import Store, make_key
-from .train import RunResult, TrainConfig, Trainer
+from .cost import PeakMemory
+from .train import RunResult, TrainConfig, Trainer, pick_device, settings_without_budget
 
 Prior = tuple[float, float]
 
@@ -45,6 +46,7 @@ class Stage1Result:
     initial_score: float             # the primary's select-subset score before any training
     wall_time_s: float               # summed over the calls that produced it (resumes included)
     settings: dict = field(default_factory=dict)  # rounds, batches, eval size, priors (alpha0/beta0), gamma, seed
+    peak_memory_mb: float = math.nan  # of the call that finished it (NaN in results stored before it was kept)
 
     @property
     def primary(self) -> str:
@@ -102,39 +104,40 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
                 "gamma": gamma, "seed": config.seed,
                 "alpha0": bandit.alpha0.tolist(), "beta0": bandit.beta0.tolist()}
     identity = _jsonify({"settings": settings, "tasks": [task_fingerprint(t) for t in tasks],
-                         "encoder": asdict(encoder), "train": stage1_train_fields(config)})
+                         "encoder": asdict(encoder), "train": settings_without_budget(config)})
     state = _load_checkpoint(Path(checkpoint_dir), identity) if checkpoint_dir is not None else None
     start = time.perf_counter()
-    trainer = Trainer(tasks, encoder, config, total_steps=rounds * batches_per_round)
-    if state is not None:
-        trainer.restore(state["path"])
-        bandit = ThompsonBandit.from_state_dict(state["bandit"])
-        trajectory, initial_score, elapsed = state["trajectory"], state["initial_score"], state["wall_time_s"]
-    else:
-        initial_score = trainer.score(primary, "select", limit=eval_size)
-        trajectory, elapsed = [], 0.0
-    previous = trajectory[-1]["score"] if trajectory else initial_score
+    with PeakMemory(pick_device(config.device)) as memory:
+        trainer = Trainer(tasks, encoder, config, total_steps=rounds * batches_per_round)
+        if state is not None:
+            trainer.restore(state["path"])
+            bandit = ThompsonBandit.from_state_dict(state["bandit"])
+            trajectory, initial_score, elapsed = state["trajectory"], state["initial_score"], state["wall_time_s"]
+        else:
+            initial_score = trainer.score(primary, "select", limit=eval_size)
+            trajectory, elapsed = [], 0.0
+        previous = trajectory[-1]["score"] if trajectory else initial_score
 
-    bar = tqdm(range(len(trajectory) + 1, rounds + 1), initial=len(trajectory), total=rounds,
-               desc=f"AutoSeM stage 1 ({primary})", disable=not progress, leave=False)
-    for r in bar:
-        arm = bandit.choose()
-        loss = torch.stack([trainer.step(names[arm]) for _ in range(batches_per_round)]).float().mean().item()
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"stage 1 diverged in round {r} training {names[arm]} (loss {loss}); "
-                                     "lower the learning rate (TrainConfig.lr) and rerun")
-        score = trainer.score(primary, "select", limit=eval_size)
-        reward = int(score >= previous)  # 1 unless the primary's score dropped
-        bandit.update(arm, reward)
-        trajectory.append({"round": r, "arm": names[arm], "reward": reward, "score": score, "loss": loss,
-                           "alpha": bandit.alpha.tolist(), "beta": bandit.beta.tolist()})
-        previous = score
-        bar.set_postfix(arm=names[arm], score=f"{score:.3f}")
-        if checkpoint_dir is not None and (r % checkpoint_every == 0 or r == rounds):
-            _save_checkpoint(Path(checkpoint_dir), r, trainer, {
-                "identity": identity, "bandit": bandit.state_dict(), "trajectory": trajectory,
-                "initial_score": initial_score, "wall_time_s": elapsed + time.perf_counter() - start})
-    bar.close()
+        bar = tqdm(range(len(trajectory) + 1, rounds + 1), initial=len(trajectory), total=rounds,
+                   desc=f"AutoSeM stage 1 ({primary})", disable=not progress, leave=False)
+        for r in bar:
+            arm = bandit.choose()
+            loss = torch.stack([trainer.step(names[arm]) for _ in range(batches_per_round)]).float().mean().item()
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"stage 1 diverged in round {r} training {names[arm]} (loss {loss}); "
+                                         "lower the learning rate (TrainConfig.lr) and rerun")
+            score = trainer.score(primary, "select", limit=eval_size)
+            reward = int(score >= previous)  # 1 unless the primary's score dropped
+            bandit.update(arm, reward)
+            trajectory.append({"round": r, "arm": names[arm], "reward": reward, "score": score, "loss": loss,
+                               "alpha": bandit.alpha.tolist(), "beta": bandit.beta.tolist()})
+            previous = score
+            bar.set_postfix(arm=names[arm], score=f"{score:.3f}")
+            if checkpoint_dir is not None and (r % checkpoint_every == 0 or r == rounds):
+                _save_checkpoint(Path(checkpoint_dir), r, trainer, {
+                    "identity": identity, "bandit": bandit.state_dict(), "trajectory": trajectory,
+                    "initial_score": initial_score, "wall_time_s": elapsed + time.perf_counter() - start})
+        bar.close()
 
     utilities = dict(zip(names, bandit.utilities().tolist()))
     pulls = dict(zip(names, bandit.counts.tolist()))
@@ -142,7 +145,7 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
         tasks=names, trajectory=trajectory, alpha=bandit.alpha.tolist(), beta=bandit.beta.tolist(),
         utilities=utilities, pulls=pulls,
         selected=select_auxiliary(utilities, primary, pulls=pulls), initial_score=initial_score,
-        wall_time_s=elapsed + time.perf_counter() - start, settings=settings)
+        wall_time_s=elapsed + time.perf_counter() - start, settings=settings, peak_memory_mb=memory.peak_mb)
 
 
 def _jsonify(obj):
@@ -177,18 +180,11 @@ def _load_checkpoint(root: Path, identity: dict) -> dict | None:
     return state | {"path": done[-1]}
 
 
-def stage1_train_fields(config: TrainConfig) -> dict:
-    """The training settings that shape a stage-1 trajectory. Its length comes from the rounds,
-    and it never early-stops, so `max_steps`, `eval_every` and `patience` (the budget of an MTL
-    run) are left out: retuning the MTL budget keeps stored stage-1 results valid."""
-    return {k: v for k, v in asdict(config).items() if k not in ("max_steps", "eval_every", "patience")}
-
-
 def stage1_spec(tasks: Sequence[TaskData], profile: Profile, config: TrainConfig, prior: Prior,
                 primary_prior: Prior | None, gamma: float) -> dict:
     """Everything that determines a stage-1 trajectory: the store key's content."""
     return {"tasks": [task_fingerprint(t) for t in tasks], "encoder": asdict(profile.encoder),
-            "train": stage1_train_fields(config), "rounds": profile.bandit_rounds,
+            "train": settings_without_budget(config), "rounds": profile.bandit_rounds,
             "batches_per_round": profile.batches_per_round, "eval_size": profile.bandit_eval_size,
             "prior": list(prior), "primary_prior": None if primary_prior is None else list(primary_prior),
             "gamma": gamma}
@@ -219,9 +215,9 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, *, profile
         return Stage1Result.from_dict(hit)
     checkpoints = store.root / "stage1_checkpoints" / make_key("stage1", spec) if store is not None else None
     result = thompson_stage1(
-        tasks, encoder=profile.encoder, config=config, rounds=profile.bandit_rounds, batches_per_round=profile.batches_per_round,
-        eval_size=profile.bandit_eval_size, prior=prior, primary_prior=primary_prior, gamma=gamma,
-        checkpoint_dir=checkpoints, progress=progress)
+        tasks, encoder=profile.encoder, config=config, rounds=profile.bandit_rounds,
+        batches_per_round=profile.batches_per_round, eval_size=profile.bandit_eval_size, prior=prior,
+        primary_prior=primary_prior, gamma=gamma, checkpoint_dir=checkpoints, progress=progress)
     if store is not None:
         store.put("stage1", spec, result.to_dict())
         shutil.rmtree(checkpoints, ignore_errors=True)  # the stored result replaces it

@@ -93,4 +93,10 @@ def mtl_run_tasks(tasks: Sequence[TaskData], ratio: Sequence[int], *, profile: s
         return run_mtl(tasks, ratio, encoder=profile.encoder, config=replace(profile.train, seed=seed),
                        progress=progress).to_dict()
 
-    return RunResult.from_dict(train() if store is None else store.get_or_compute("run", spec, train))
+    if store is None:
+        return RunResult.from_dict(train())
+    stored = store.get("run", spec)
+    if stored is None or "report_predictions" not in stored:  # runs stored before predictions were kept
+        stored = train()
+        store.put("run", spec, stored)
+    return RunResult.from_dict(stored)

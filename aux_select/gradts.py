@@ -37,7 +37,7 @@ from .models import MultiTaskModel
 from .profiles import ImportanceConfig, Profile, get_profile
 from .store import Store
 from .tasks import REGRESSION
-from .train import Trainer
+from .train import Trainer, settings_without_budget
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -151,10 +151,23 @@ def importance_config(profile: str | Profile, **overrides) -> ImportanceConfig:
     return replace(get_profile(profile).importance, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def importance_spec(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig) -> dict:
-    """Everything that determines a task's matrices: the store key's content."""
-    return {"encoder": asdict(profile.encoder), "task": task_fingerprint(task),
-            "train": asdict(replace(profile.train, seed=seed)), "settings": asdict(config), "seed": seed}
+def importance_spec(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig,
+                    instances: bool = False) -> dict:
+    """Everything that determines a task's matrix (instances=True: its per-row matrices): the
+    store key's content."""
+    spec = {"encoder": asdict(profile.encoder), "task": task_fingerprint(task),
+            "train": settings_without_budget(replace(profile.train, seed=seed)), "settings": asdict(config),
+            "seed": seed}
+    return spec | {"instances": "train"} if instances else spec
+
+
+def importance_cost(task: TaskData, *, profile: str | Profile = "cpu", seed: int = 0, store: Store | None = None,
+                    config: ImportanceConfig | None = None, instances: bool = False) -> dict:
+    """{"wall_time_s", "peak_memory_mb"} of computing the task's stored matrix (instances=True:
+    its per-row matrices); empty where the store has no record of it."""
+    profile = get_profile(profile)
+    spec = importance_spec(task, profile, seed, config or profile.importance, instances)
+    return (store.cost("instance_importance" if instances else "head_importance", spec) if store else None) or {}
 
 
 def _compute_importance(task: TaskData, profile: Profile, seed: int, config: ImportanceConfig,
@@ -197,7 +210,7 @@ def task_instance_importance(task: TaskData, *, profile: str | Profile = "cpu", 
     same fine-tuned model as the task matrix; stored like it."""
     profile = get_profile(profile)
     config = config or profile.importance
-    spec = importance_spec(task, profile, seed, config) | {"instances": "train"}
+    spec = importance_spec(task, profile, seed, config, instances=True)
     compute = lambda: _compute_instance_importance(task, profile, seed, config, progress)
     return compute() if store is None else store.get_or_compute_array("instance_importance", spec, compute)
 

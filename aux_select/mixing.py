@@ -36,7 +36,7 @@ from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
 from .profiles import Profile, get_profile
 from .store import Store
 from .tasks import get_task
-from .train import validate_ratio
+from .train import RunResult, validate_ratio
 
 # gp_minimize's defaults, written out so the store key changes if we ever change one
 GP_SETTINGS = {"acq_func": "gp_hedge", "acq_optimizer": "auto", "noise": "gaussian",
@@ -236,10 +236,10 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
     return selected
 
 
-def ratio_trial(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profile = "cpu", seed: int = 0,
-                data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                progress: bool = True) -> Trial:
-    """One stored MTL run of `names` mixed by `ratio`, as a Trial.
+def ratio_run(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profile = "cpu", seed: int = 0,
+              data_dir: str | os.PathLike | None = None, store: Store | None = None,
+              progress: bool = True) -> RunResult:
+    """One stored MTL run of `names` mixed by `ratio`.
 
     Tasks with ratio 0 are left out of the run and a primary left alone trains at [1]: both
     give exactly the same training as the full ratio (the schedule skips zeros, and one task's
@@ -249,11 +249,16 @@ def ratio_trial(names: Sequence[str], ratio: Sequence[int], *, profile: str | Pr
     kept = [(n, r) for n, r in zip(names, ratio) if r > 0]
     if len(kept) == 1:
         kept = [(names[0], 1)]
-    run = mtl_run([n for n, _ in kept], [r for _, r in kept], profile=profile, seed=seed, data_dir=data_dir,
-                  store=store, progress=progress)
+    return mtl_run([n for n, _ in kept], [r for _, r in kept], profile=profile, seed=seed, data_dir=data_dir,
+                   store=store, progress=progress)
+
+
+def ratio_trial(names: Sequence[str], ratio: Sequence[int], **kw) -> Trial:
+    """`ratio_run` as a GP trial (keywords as there)."""
+    run = ratio_run(names, ratio, **kw)
     failure = run.failure or (None if math.isfinite(run.select_score) else "the select score is not finite")
-    return Trial(ratio=ratio, select_score=run.select_score, report_score=run.report_score,
-                 failure=failure)
+    return Trial(ratio=validate_ratio(ratio, len(names)), select_score=run.select_score,
+                 report_score=run.report_score, failure=failure)
 
 
 def search_spec(names: Sequence[str], profile: Profile, seed: int, data_dir: str | os.PathLike | None = None) -> dict:

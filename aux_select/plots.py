@@ -216,3 +216,47 @@ def plot_ablation(rows: list[dict], metric: str, primary: str | None = None) -> 
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- method comparison
+
+def plot_gains(gains: pd.DataFrame) -> plt.Figure:
+    """Each method's report gain over single-task with its paired-bootstrap interval
+    (`compare.bootstrap_gains`), a panel per primary; filled dots: the interval excludes 0."""
+    primaries = list(dict.fromkeys(gains["primary"]))
+    n_methods = gains.groupby("primary").size().max()
+    fig, axes = plt.subplots(1, len(primaries), figsize=(4.2 * len(primaries), 0.9 + 0.42 * n_methods),
+                             squeeze=False, sharey=False)
+    for ax, primary in zip(axes[0], primaries):
+        part = gains[gains["primary"] == primary].reset_index(drop=True)
+        y = np.arange(len(part))
+        ax.errorbar(part["gain"], y, xerr=[part["gain"] - part["low"], part["high"] - part["gain"]],
+                    fmt="none", ecolor="grey", capsize=3)
+        ax.scatter(part["gain"], y, c=np.where(part["significant"], "crimson", "white"), edgecolors="crimson", zorder=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, part["method"])
+        ax.invert_yaxis()
+        seeds = ", ".join(sorted({str(s) for s in part["seeds"]}))
+        ax.set(title=f"{primary} ({seeds} seed(s))", xlabel=f"gain over single-task, {part['metric'][0]} × 100")
+    fig.suptitle("Report gain with 95 % paired bootstrap intervals")
+    fig.tight_layout()
+    return fig
+
+
+def plot_selection_matrix(matrices: dict[str, pd.DataFrame], ncols: int = 3) -> plt.Figure:
+    """GradTS Fig. 1: per method, primaries × auxiliary tasks, shaded by the fraction of seeds
+    that selected the task (`compare.selection_matrix`)."""
+    nrows = -(-len(matrices) // ncols)
+    first = next(iter(matrices.values()))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * (1.6 + 0.6 * first.shape[1]), nrows * (1.6 + 0.45 * len(first))),
+                             squeeze=False)
+    for ax, (method, frame) in zip(axes.flat, matrices.items()):
+        sns.heatmap(frame, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2g", cbar=False, ax=ax,
+                    linewidths=0.5, linecolor="white")
+        ax.set(title=method, xlabel="", ylabel="")
+        ax.tick_params(axis="x", rotation=45)
+    for ax in axes.flat[len(matrices):]:
+        ax.axis("off")
+    fig.suptitle("Selected auxiliary tasks (fraction of seeds)")
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -20,6 +21,9 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
+
+from .cost import PeakMemory
 
 # bump when a stored format changes; it is part of every key, so old results are not reused
 SCHEMA_VERSION = 1
@@ -150,12 +154,22 @@ class Store:
         return np.load(path, allow_pickle=False) if path.exists() else None
 
     def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """The stored array for (kind, spec); on a miss, call compute(), store and return it."""
+        """The stored array for (kind, spec); on a miss, call compute(), store and return it,
+        with what computing it cost beside it (see `cost`)."""
         array = self.get_array(kind, spec)
         if array is None:
-            array = np.asarray(compute())
+            start = time.perf_counter()
+            with PeakMemory("cuda" if torch.cuda.is_available() else "cpu") as memory:
+                array = np.asarray(compute())
             self.put_array(kind, spec, array)
+            self.put(kind, spec, {"wall_time_s": time.perf_counter() - start, "peak_memory_mb": memory.peak_mb,
+                                  "shape": list(array.shape)})
         return array
+
+    def cost(self, kind: str, spec: Mapping) -> dict | None:
+        """{"wall_time_s", "peak_memory_mb", …} of a stored array's computation (the JSON record
+        beside its .npy), or None where it was stored without one."""
+        return self.get(kind, spec)
 
 
 def default_store(path: str | os.PathLike | None = None, profile: str = "cpu") -> Store:

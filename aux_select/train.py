@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from .cost import PeakMemory
 from .data import TaskData, make_loader, tokenize
 from .metrics import compute_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
@@ -52,6 +52,13 @@ def validate_ratio(ratio: Sequence[int], n_tasks: int | None = None) -> list[int
     if ratio[0] < 1:
         raise ValueError(f"ratio {ratio} gives the primary task 0; the primary's entry must be >= 1")
     return ratio
+
+
+def settings_without_budget(config: TrainConfig) -> dict:
+    """The config's fields minus an MTL run's budget (`max_steps`, `eval_every`, `patience`), for
+    store keys of training whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning
+    epochs): retuning the run budget then keeps those results valid."""
+    return {k: v for k, v in asdict(config).items() if k not in ("max_steps", "eval_every", "patience")}
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -95,10 +102,12 @@ class RunResult:
     best_step: int                   # step whose weights were scored
     examples_seen: dict[str, int]
     wall_time_s: float
-    peak_memory_mb: float            # cuda: peak allocated; cpu: the process's peak RSS
+    peak_memory_mb: float            # cuda: peak allocated; cpu: peak RSS of the process during the run
     device: str
     failure: str | None = None       # why the run failed (e.g. NaN loss); scores are then NaN
     history: list[dict] = field(default_factory=list)  # select evaluations during training
+    report_predictions: list | None = None  # the primary's prediction per report row, for paired
+    report_labels: list | None = None       # bootstraps across methods (None in runs stored before)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -171,18 +180,20 @@ class Trainer:
 
     @torch.inference_mode()
     def predict(self, task: str, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(predictions, labels) of `task` on the first `limit` rows of `split`."""
+        """(predictions, labels) of `task` on the first `limit` rows of `split`, in row order."""
         ds = self.encoded(task, split)
         if limit is not None and limit < len(ds):
             ds = ds.select(range(limit))
         self.model.eval()
         preds, labels = [], []
-        for batch in make_loader(ds, self.tokenizer, self.config.eval_batch_size, shuffle=False):
+        loader = make_loader(ds, self.tokenizer, self.config.eval_batch_size, shuffle=False)
+        for batch in loader:
             labels.append(batch.pop("labels").numpy())
             _, logits = self.model(task, **{k: v.to(self.device) for k, v in batch.items()})
             is_reg = self.tasks[task].spec.objective == REGRESSION
             preds.append((logits.squeeze(-1) if is_reg else logits.argmax(-1)).float().cpu().numpy())
-        return np.concatenate(preds), np.concatenate(labels)
+        rows = np.argsort(list(loader.sampler))  # batches come longest first; back to row order
+        return np.concatenate(preds)[rows], np.concatenate(labels)[rows]
 
     def evaluate(self, task: str, split: str = "select", limit: int | None = None) -> dict[str, float]:
         """The task's official metrics on `split`."""
@@ -237,12 +248,6 @@ class Trainer:
             torch.cuda.set_rng_state_all([rng[f"cuda.{i}"] for i in range(len(rng))])
 
 
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
             config: TrainConfig = TrainConfig(), progress: bool = True) -> RunResult:
     """Train the primary (`tasks[0]`) with the others mixed by `ratio`; score the primary.
@@ -254,10 +259,16 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     ratio = validate_ratio(ratio, len(tasks))
     kept = [(t, r) for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
     tasks, ratio = [t for t, _ in kept], [r for _, r in kept]
-    primary = tasks[0].name
     start = time.perf_counter()
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+    with PeakMemory(pick_device(config.device)) as memory:
+        result = _train_and_score(tasks, ratio, encoder, config, progress)
+    return RunResult(**result, wall_time_s=time.perf_counter() - start, peak_memory_mb=memory.peak_mb)
+
+
+def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: EncoderConfig, config: TrainConfig,
+                     progress: bool) -> dict:
+    """`run_mtl`'s work: every RunResult field but the wall time and the memory."""
+    primary = tasks[0].name
     trainer = Trainer(tasks, encoder, config)
     order = [tasks[i].name for i in mixing_schedule(ratio)]
     losses, history, pending, failure = [], [], [], None
@@ -302,14 +313,21 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
             if best_step != steps:
                 trainer.model.load_state_dict(best_weights)
         select = trainer.evaluate(primary, "select")
-        report = trainer.evaluate(primary, "report")
+        predictions, labels = trainer.predict(primary, "report")
+        report = compute_metrics(tasks[0].spec.metrics, predictions, labels)
+        predictions, labels = _plain(predictions, tasks[0]), _plain(labels, tasks[0])
     else:
         select = {m: math.nan for m in tasks[0].spec.metrics}
-        report = dict(select)
+        report, predictions, labels = dict(select), None, None
     metric = tasks[0].spec.selection_metric
-    return RunResult(
+    return dict(
         tasks=[t.name for t in tasks], ratio=ratio, select=select, report=report,
         select_score=select[metric], report_score=report[metric], losses=losses, steps=steps,
         best_step=best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
-        wall_time_s=time.perf_counter() - start, peak_memory_mb=_peak_memory_mb(trainer.device),
-        device=str(trainer.device), failure=failure, history=history)
+        device=str(trainer.device), failure=failure, history=history,
+        report_predictions=predictions, report_labels=labels)
+
+
+def _plain(values: np.ndarray, task: TaskData) -> list:
+    """JSON-friendly values: class ids as ints, regression outputs as floats."""
+    return values.tolist() if task.spec.objective == REGRESSION else values.astype(int).tolist()

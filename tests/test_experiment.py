@@ -49,6 +49,18 @@ def test_runs_are_stored_and_reused(data_dir, tmp_path, monkeypatch):
 
 
 @pytest.mark.data
+def test_a_run_stored_without_report_predictions_is_trained_again(data_dir, tmp_path):
+    store = Store(tmp_path)
+    first = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
+    record = store.records("run")[0]
+    old = {k: v for k, v in record["value"].items() if k not in ("report_predictions", "report_labels")}
+    store.put("run", record["spec"], old)  # as runs were stored before predictions were kept
+    again = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
+    assert again.report_predictions == first.report_predictions and len(again.report_predictions) == 32
+    assert "report_predictions" in store.records("run")[0]["value"]
+
+
+@pytest.mark.data
 def test_no_sel_uses_every_available_candidate_uniformly(data_dir):
     candidates = default_candidates("RTE", data_dir)
     assert "RTE" not in candidates and "MNLI-proxy" in candidates and "QQP" not in candidates

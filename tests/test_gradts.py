@@ -191,6 +191,13 @@ def test_importance_settings_come_from_the_profile_unless_overridden():
     assert config == replace(cpu.importance, warmup_epochs=1.0)
 
 
+def test_retuning_the_run_budget_keeps_stored_matrices(toy):
+    spec = gradts.importance_spec(toy, SMOKE, 0, FAST)
+    budget = replace(SMOKE, train=replace(SMOKE.train, max_steps=99, eval_every=3, patience=2))
+    assert gradts.importance_spec(toy, budget, 0, FAST) == spec  # the fine-tuning length is FAST's
+    assert gradts.importance_spec(toy, replace(SMOKE, train=replace(SMOKE.train, lr=1.0)), 0, FAST) != spec
+
+
 def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
     from aux_select.models import EncoderConfig
     bilstm = replace(SMOKE, encoder=EncoderConfig(name="bilstm", embeddings="random", lstm_hidden=8))

@@ -102,7 +102,7 @@ def test_04_head_importance(data_dir, tmp_path):
                  data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     summary = json.loads((tmp_path / "out" / "head_importance_RTE.json").read_text())
     assert set(summary["matrices"]) == {"RTE", *POOL} and len(summary["matrices"]["RTE"]) == 2
-    assert [t for t, _ in summary["ranking"]] and summary["tau"]["RTE"]["RTE"] == pytest.approx(1.0)
+    assert [t for t, _ in summary["ranking"]] and summary["kendall_tau"]["RTE"]["RTE"] == pytest.approx(1.0)
     assert len(list((tmp_path / "store" / "head_importance").glob("*.npy"))) == 4
     for figure in ("04_head_importance.png", "04_tau_matrix.png"):
         assert (tmp_path / "figures" / figure).stat().st_size > 10_000
@@ -118,4 +118,44 @@ def test_05_gradts_selection(data_dir, tmp_path):
     assert sorted(t for t, _ in summary["ranking"]) == sorted(POOL)
     assert trial["run"]["tasks"] == ["RTE", *trial["selected"]] and trial["trials"]
     assert set(fg["selected"]) <= set(trial["selected"]) and set(fg["kept_fraction"]) == set(trial["selected"])
+    assert summary["trial"] == trial["selected"] and summary["fg"] == fg["kept_fraction"]
+    assert set(summary["thres"]) <= set(POOL) and set(summary["scores"]) == {"single-task", "GradTS-thres",
+                                                                            "GradTS-trial", "GradTS-fg"}
     assert (tmp_path / "figures" / "05_RTE_trial.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_06_compare(data_dir, tmp_path):
+    run_notebook("06_compare.ipynb", tmp_path, primary="RTE", candidates=POOL, seeds=[0, 1], data_dir=str(data_dir),
+                 store_dir=str(tmp_path / "store"))
+    summary = json.loads((tmp_path / "out" / "compare_RTE.json").read_text())
+    from aux_select.compare import METHODS, Comparison, comparison_table
+    comparison = Comparison.from_dict(summary)
+    assert sorted((r.method, r.seed) for r in comparison.results) == sorted((m, s) for m in METHODS for s in (0, 1))
+    for r in comparison.results:
+        assert set(r.selected) <= set(POOL) and len(r.report_predictions) == len(r.report_labels) == 32
+        assert r.method == "Single-Task" or r.wall_time_s > 0  # every other method has work of its own
+    assert list(comparison_table(comparison.results).index) == list(METHODS)
+    assert {p["key"] for p in comparison.shared[0]} == {"single-task run", "head-importance matrices"}
+    assert all(p["wall_time_s"] > 0 for parts in comparison.shared.values() for p in parts)
+    for figure in ("06_RTE_gains.png", "06_RTE_selection.png"):
+        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_reproduce_runs_each_primary_once_then_writes_the_tables(data_dir, tmp_path, capsys):
+    from aux_select import reproduce
+    args = ["--primaries", "RTE", "WNLI", "--methods", "Single-Task", "NO-SEL", "--profile", "smoke",
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path / "out"), "--figures-dir", str(tmp_path / "fig"),
+            "--store-dir", str(tmp_path / "store")]
+    reproduce.main(args)
+    executed = tmp_path / "out" / "notebooks" / "06_compare_RTE.ipynb"
+    first = executed.stat().st_mtime_ns
+    reproduce.main(args)  # everything is there: nothing runs again
+    assert executed.stat().st_mtime_ns == first and "RTE: every method and seed already in" in capsys.readouterr().out
+    table = (tmp_path / "out" / "summary" / "comparison.md").read_text()
+    assert "Single-Task" in table and "NO-SEL" in table and "RTE" in table and "WNLI" in table
+    costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
+    assert "shared: single-task run" in costs

@@ -198,3 +198,17 @@ def test_get_or_compute_array_computes_once(tmp_path):
     first = store.get_or_compute_array("m", {"task": "RTE"}, compute)
     again = store.get_or_compute_array("m", {"task": "RTE"}, compute)
     assert len(calls) == 1 and np.array_equal(first, again) and again.dtype == np.float32
+
+
+def test_a_computed_array_records_its_cost(tmp_path):
+    store = Store(tmp_path)
+
+    def compute():
+        time.sleep(0.05)
+        return np.ones((4, 8))
+
+    store.get_or_compute_array("m", {"task": "RTE"}, compute)
+    cost = store.cost("m", {"task": "RTE"})
+    assert cost["wall_time_s"] >= 0.05 and cost["peak_memory_mb"] > 0 and cost["shape"] == [4, 8]
+    store.put_array("m", {"task": "MRPC"}, np.ones(3))  # stored without computing: no cost known
+    assert store.cost("m", {"task": "MRPC"}) is None

@@ -1,11 +1,13 @@
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
+import torch
 
 from aux_select.data import synthetic_task
 from aux_select.models import EncoderConfig
-from aux_select.train import TrainConfig, mixing_schedule, run_mtl, validate_ratio
+from aux_select.train import PeakMemory, TrainConfig, mixing_schedule, run_mtl, validate_ratio
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 FAST = TrainConfig(max_steps=40, batch_size=16, eval_batch_size=64, lr=2e-3)
@@ -45,6 +47,20 @@ def test_learns_a_learnable_task(toy):
     assert result.select_score >= 0.8 and result.report["accuracy"] >= 0.8
     assert result.examples_seen == {"toy": 80 * 16}
     assert result.wall_time_s > 0 and result.peak_memory_mb > 0
+    # the report predictions are what the report metrics were computed from, row by row
+    assert len(result.report_predictions) == len(result.report_labels) == len(toy.report)
+    assert result.report_labels == list(toy.report["label"])
+    correct = np.mean(np.array(result.report_predictions) == np.array(result.report_labels))
+    assert result.report["accuracy"] == pytest.approx(correct)
+
+
+def test_peak_memory_is_per_block_not_per_process():
+    with PeakMemory(torch.device("cpu"), interval=0.01) as big:
+        block = np.ones(2**27 // 8)  # 128 MiB, touched, alive until the block ends
+    del block
+    with PeakMemory(torch.device("cpu"), interval=0.01) as small:
+        pass
+    assert big.peak_mb - small.peak_mb > 100
 
 
 def test_same_seed_same_run(toy):

@@ -1,0 +1,50 @@
+"""What a result cost to compute: peak memory while a block runs (wall time is a perf_counter
+difference). MTL runs and stored arrays (head-importance matrices) record both, so a method's
+cost can be added up from the store whether its parts were computed now or long ago."""
+from __future__ import annotations
+
+import os
+import resource
+import threading
+
+import torch
+
+
+class PeakMemory:
+    """Peak memory while a block runs: on CUDA the allocator's peak; on CPU the process's
+    resident set, sampled every `interval` seconds from /proc (the process-wide ru_maxrss cannot
+    be reset, so in a long-lived kernel it would report the largest run so far; it is the
+    fallback where /proc is missing)."""
+
+    def __init__(self, device: str | torch.device = "cpu", interval: float = 0.05):
+        self.device, self.interval, self.peak_mb = torch.device(device), interval, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _rss_mb() -> float:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux/BSD: KiB
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self.peak_mb = self._rss_mb()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            self._done.set()
+            self._thread.join()
+            self.peak_mb = max(self.peak_mb, self._rss_mb())

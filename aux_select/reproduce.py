@@ -1,0 +1,119 @@
+"""Reproduce the comparison across primaries: notebook 06 headless per primary, then the tables.
+
+    python -m aux_select.reproduce --primaries RTE MRPC --seeds 0 1 2 --profile cpu
+
+For each primary, `notebooks/06_compare.ipynb` runs through papermill (its executed copy lands
+in <out>/notebooks/); a primary whose summary already covers the asked methods and seeds is
+skipped. Every run inside goes through the store, so an interrupted reproduction loses at most
+the run in progress: start the same command again. Then the aggregate tables (markdown + CSV)
+and figures are written from every requested primary's summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .compare import METHODS, Comparison, bootstrap_gains, comparison_table, cost_table, selection_matrix
+from .experiment import output_dirs
+from .plots import plot_gains, plot_selection_matrix, save
+from .profiles import get_profile
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
+
+
+def summary_path(out_dir: Path, primary: str) -> Path:
+    return out_dir / f"compare_{primary}.json"
+
+
+def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence[int]) -> bool:
+    """True if the primary's summary already holds every asked (method, seed)."""
+    path = summary_path(out_dir, primary)
+    if not path.exists():
+        return False
+    have = {(r["method"], r["seed"]) for r in json.loads(path.read_text())["results"]}
+    return all((m, s) in have for m in methods for s in seeds)
+
+
+def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], profile: str,
+                data_dir: str | None, out_dir: Path, figures_dir: Path, store_dir: Path) -> Path:
+    """Notebook 06 for one primary, headless; returns the executed notebook's path."""
+    import papermill  # only here: the aggregation below works without it
+    if not NOTEBOOK.exists():
+        raise FileNotFoundError(f"{NOTEBOOK} not found; run reproduce from a checkout of aux_select "
+                                "(pip install -e .), which has the notebooks/ folder")
+    executed = out_dir / "notebooks" / f"06_compare_{primary}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(executed), cwd=str(Path.cwd()), progress_bar=False,
+        parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
+                    "data_dir": data_dir, "out_dir": str(out_dir), "figures_dir": str(figures_dir),
+                    "store_dir": str(store_dir)})
+    return executed
+
+
+def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dict[str, Path]:
+    """The tables (markdown and CSV) and figures over every primary with a summary."""
+    comparisons = [Comparison.from_dict(json.loads(summary_path(out_dir, p).read_text()))
+                   for p in primaries if summary_path(out_dir, p).exists()]
+    if not comparisons:
+        raise FileNotFoundError(f"no compare_<primary>.json under {out_dir}; run the primaries first")
+    results = [r for c in comparisons for r in c.results]
+    tables = {"comparison": comparison_table(results), "gains": bootstrap_gains(results),
+              "cost": cost_table(comparisons)}
+    matrices = selection_matrix(results)
+    tables["selection"] = pd.concat(matrices, names=["method", "primary"]) if matrices else pd.DataFrame()
+    written = {}
+    summary_dir = out_dir / "summary"
+    summary_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        index = name in ("comparison", "selection")
+        table.to_csv(summary_dir / f"{name}.csv", index=index)
+        (summary_dir / f"{name}.md").write_text(table.round(2).to_markdown(index=index) + "\n")
+        written[name] = summary_dir / f"{name}.md"
+    if len(tables["gains"]):
+        written["gains figure"] = save(plot_gains(tables["gains"]), figures_dir / "06_gains.png")
+    if matrices:
+        written["selection figure"] = save(plot_selection_matrix(matrices), figures_dir / "06_selection_matrix.png")
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m aux_select.reproduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--primaries", nargs="+", required=True, help="primary tasks, e.g. RTE MRPC CoLA WNLI")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help="methods (default: all ten)")
+    parser.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
+    parser.add_argument("--data-dir", default=None, help="GLUE folder (default: AUX_SELECT_DATA, then the hub)")
+    parser.add_argument("--out-dir", default=None, help="summaries and tables (default: results/<profile>)")
+    parser.add_argument("--figures-dir", default=None, help="figures (default: figures/<profile>)")
+    parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
+    parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    profile = get_profile(args.profile).name
+    out_dir, figures_dir, store = output_dirs(profile, args.out_dir, args.figures_dir, args.store_dir)
+    out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
+
+    if not args.aggregate_only:
+        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds)]
+        for primary in set(args.primaries) - set(todo):
+            print(f"{primary}: every method and seed already in {summary_path(out_dir, primary)}; skipped")
+        for primary in tqdm(todo, desc="primaries"):
+            executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile,
+                                   data_dir=args.data_dir, out_dir=out_dir, figures_dir=figures_dir,
+                                   store_dir=store.root.resolve())
+            print(f"{primary}: done ({executed})")
+    for name, path in aggregate(args.primaries, out_dir, figures_dir).items():
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()
