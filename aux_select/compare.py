@@ -142,7 +142,8 @@ def run_method(method: str, primary: str, candidates: Sequence[str] | None = Non
         if task.name in trial.selected:
             cost = gradts.importance_cost(task, profile=profile, seed=seed, store=store, instances=True)
             parts.append(_part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
-    parts.append(_run_part(fg.run))
+    if fg.selected:  # otherwise its run is the single-task run, already shared
+        parts.append(_run_part(fg.run))
     return _from_run(method, primary, seed, fg.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES])
 
 

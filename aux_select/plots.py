@@ -236,8 +236,9 @@ def plot_gains(gains: pd.DataFrame) -> plt.Figure:
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, part["method"])
         ax.invert_yaxis()
-        seeds = ", ".join(sorted({str(s) for s in part["seeds"]}))
-        ax.set(title=f"{primary} ({seeds} seed(s))", xlabel=f"gain over single-task, {part['metric'][0]} × 100")
+        seeds = int(part["seeds"].max())
+        ax.set(title=f"{primary} ({seeds} seed{'s' if seeds > 1 else ''})",
+               xlabel=f"gain over single-task, {part['metric'][0]} × 100")
     fig.suptitle("Report gain with 95 % paired bootstrap intervals")
     fig.tight_layout()
     return fig

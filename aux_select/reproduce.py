@@ -56,6 +56,16 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
     return executed
 
 
+def _markdown(table: pd.DataFrame, index: bool) -> str:
+    """A table as markdown, with ("RTE", "accuracy") columns and (method, primary) rows spelled flat."""
+    table = table.round(2)
+    if isinstance(table.columns, pd.MultiIndex):
+        table.columns = [" ".join(map(str, c)) for c in table.columns]
+    if index and isinstance(table.index, pd.MultiIndex):
+        table, index = table.reset_index(), False
+    return table.to_markdown(index=index)
+
+
 def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dict[str, Path]:
     """The tables (markdown and CSV) and figures over every primary with a summary."""
     comparisons = [Comparison.from_dict(json.loads(summary_path(out_dir, p).read_text()))
@@ -73,7 +83,7 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dic
     for name, table in tables.items():
         index = name in ("comparison", "selection")
         table.to_csv(summary_dir / f"{name}.csv", index=index)
-        (summary_dir / f"{name}.md").write_text(table.round(2).to_markdown(index=index) + "\n")
+        (summary_dir / f"{name}.md").write_text(_markdown(table, index) + "\n")
         written[name] = summary_dir / f"{name}.md"
     if len(tables["gains"]):
         written["gains figure"] = save(plot_gains(tables["gains"]), figures_dir / "06_gains.png")
