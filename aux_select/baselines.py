@@ -73,7 +73,7 @@ def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, 
     scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
     greedy = greedy_prefix([t for t, _ in order], scorer, stop_at_first_drop=False)
     return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, greedy.selected,
-                           scorer.run(greedy.selected), trials=greedy.trials)
+                           scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
 
 
 def heu_size(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:

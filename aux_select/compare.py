@@ -26,7 +26,7 @@ from . import autosem, baselines, gradts, gradts_select, mixing
 from .experiment import check_pool, load_tasks
 from .metrics import compute_metrics
 from .profiles import Profile, get_profile
-from .selection import MTLScorer, SelectionResult
+from .selection import SelectionResult
 from .store import Store
 from .tasks import get_task
 from .train import RunResult
@@ -89,17 +89,25 @@ def _from_run(method: str, primary: str, seed: int, run: RunResult, parts: list[
                         report_labels=run.report_labels, parts=parts, shared=list(shared))
 
 
-def _greedy_parts(selection: SelectionResult, scorer: MTLScorer) -> list[dict]:
-    """The runs of a greedy search (the empty set, the single-task run, is shared)."""
-    return [_run_part(scorer.run(t["tasks"])) for t in selection.trials]
+def _greedy_parts(primary: str, selection: SelectionResult) -> list[dict]:
+    """The runs of a greedy search, as its trials recorded them (the empty set, the single-task
+    run, is shared and never among them)."""
+    return [_part(f"MTL run {'+'.join([primary, *t['tasks']])} uniform", t["wall_time_s"], t["peak_memory_mb"])
+            for t in selection.trials]
+
+
+def check_methods(methods: Sequence[str]) -> None:
+    """ValueError naming the known methods if any of `methods` is not one."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
 
 
 def run_method(method: str, primary: str, candidates: Sequence[str] | None = None, *,
                profile: str | Profile = "cpu", seed: int = 0, data_dir: str | os.PathLike | None = None,
                store: Store | None = None, progress: bool = True) -> MethodResult:
     """Run (or read from the store) one method for `primary` and return its final run and cost."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    check_methods([method])
     profile = get_profile(profile)
     candidates = list(candidates) if candidates is not None else baselines.default_candidates(primary, data_dir)
     check_pool(primary, candidates)
@@ -123,25 +131,22 @@ def run_method(method: str, primary: str, candidates: Sequence[str] | None = Non
         best = runs[[t.ratio for t in stage2.trials].index(stage2.best_ratio)]  # zero entries are not trained
         return _from_run(method, primary, seed, best, [bandit, *map(_run_part, runs)])
 
-    tasks = load_tasks([primary, *candidates], profile, data_dir)
-    scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
     if method.startswith("HEU-"):
         selection = baselines.heuristic(method[4:].lower(), primary, candidates, **kw)
-        return _from_run(method, primary, seed, selection.run, _greedy_parts(selection, scorer), [SINGLE_TASK_RUN])
+        return _from_run(method, primary, seed, selection.run, _greedy_parts(primary, selection), [SINGLE_TASK_RUN])
     if method == "GradTS-thres":
         selection = gradts_select.gradts_thres(primary, candidates, **kw)
         if not selection.selected:  # nothing passed the threshold: its run is the single-task run
             return _from_run(method, primary, seed, selection.run, [], [SINGLE_TASK_RUN, HEAD_MATRICES])
         return _from_run(method, primary, seed, selection.run, [_run_part(selection.run)], [HEAD_MATRICES])
     trial = gradts_select.gradts_trial(primary, candidates, **kw)
-    parts = _greedy_parts(trial, scorer)
+    parts = _greedy_parts(primary, trial)
     if method == "GradTS-trial":
         return _from_run(method, primary, seed, trial.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES])
     fg = gradts_select.gradts_fg(primary, candidates, trial=trial, **kw)
-    for task in tasks:
-        if task.name in trial.selected:
-            cost = gradts.importance_cost(task, profile=profile, seed=seed, store=store, instances=True)
-            parts.append(_part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
+    for task in load_tasks(trial.selected, profile, data_dir):
+        cost = gradts.importance_cost(task, profile=profile, seed=seed, store=store, instances=True)
+        parts.append(_part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
     if fg.selected:  # otherwise its run is the single-task run, already shared
         parts.append(_run_part(fg.run))
     return _from_run(method, primary, seed, fg.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES])
@@ -185,9 +190,7 @@ def run_methods(primary: str, methods: Sequence[str] = METHODS, seeds: Sequence[
                 data_dir: str | os.PathLike | None = None, store: Store | None = None,
                 progress: bool = True) -> Comparison:
     """Every method for `primary` at every seed (stored parts are read back, never retrained)."""
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    check_methods(methods)  # all of them, before anything trains
     profile = get_profile(profile)
     candidates = list(candidates) if candidates is not None else baselines.default_candidates(primary, data_dir)
     kw = dict(profile=profile, data_dir=data_dir, store=store)

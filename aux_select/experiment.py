@@ -95,8 +95,5 @@ def mtl_run_tasks(tasks: Sequence[TaskData], ratio: Sequence[int], *, profile: s
 
     if store is None:
         return RunResult.from_dict(train())
-    stored = store.get("run", spec)
-    if stored is None or "report_predictions" not in stored:  # runs stored before predictions were kept
-        stored = train()
-        store.put("run", spec, stored)
-    return RunResult.from_dict(stored)
+    # runs stored before report predictions were kept are trained again
+    return RunResult.from_dict(store.get_or_compute("run", spec, train, stale=lambda v: "report_predictions" not in v))

@@ -100,7 +100,7 @@ def gradts_trial(primary: str, candidates: Sequence[str] | None = None, *, profi
     scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
     greedy = greedy_prefix([t for t, _ in ranking], scorer, stop_at_first_drop=True)
     return SelectionResult("GradTS-trial", primary, ranking, greedy.selected,
-                           scorer.run(greedy.selected), trials=greedy.trials)
+                           scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
 
 
 def gradts_fg(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",

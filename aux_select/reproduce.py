@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--primaries", nargs="+", required=True, help="primary tasks, e.g. RTE MRPC CoLA WNLI")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), help="methods (default: all ten)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, metavar="METHOD",
+                        help=f"methods (default: all ten: {', '.join(METHODS)})")
     parser.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
     parser.add_argument("--data-dir", default=None, help="GLUE folder (default: AUX_SELECT_DATA, then the hub)")
     parser.add_argument("--out-dir", default=None, help="summaries and tables (default: results/<profile>)")
@@ -105,9 +106,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
     parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
     args = parser.parse_args(argv)
-    unknown = [m for m in args.methods if m not in METHODS]
-    if unknown:
-        parser.error(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     profile = get_profile(args.profile).name
     out_dir, figures_dir, store = output_dirs(profile, args.out_dir, args.figures_dir, args.store_dir)
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()

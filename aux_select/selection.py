@@ -74,6 +74,11 @@ class MTLScorer:
     def __call__(self, aux: Sequence[str]) -> float:
         return self.run(aux).select_score
 
+    def with_costs(self, trials: Sequence[dict]) -> list[dict]:
+        """`greedy_prefix`'s trials with each run's wall time and peak memory added."""
+        return [{**t, "wall_time_s": self.run(t["tasks"]).wall_time_s,
+                 "peak_memory_mb": self.run(t["tasks"]).peak_memory_mb} for t in trials]
+
 
 @dataclass
 class SelectionResult:
@@ -83,7 +88,8 @@ class SelectionResult:
                                            # that ordered them (tau; HEU: size, type match, length gap)
     selected: list[str]              # the chosen auxiliary tasks
     run: RunResult                   # the final MTL run: primary + selected at a uniform ratio
-    trials: list[dict] = field(default_factory=list)  # greedy methods: every MTL run tried
+    trials: list[dict] = field(default_factory=list)  # greedy methods: every MTL run tried (tasks,
+                                                      # select_score, wall_time_s, peak_memory_mb)
     kept_fraction: dict[str, float] = field(default_factory=dict)  # GradTS-fg: share of each
                                                                    # auxiliary's train rows kept
 

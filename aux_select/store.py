@@ -125,10 +125,12 @@ class Store:
         text = json.dumps(record, indent=1, sort_keys=True)
         return _atomic_write(self.path(kind, key), lambda f: f.write(text.encode("utf-8")))
 
-    def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping]) -> dict:
-        """The stored value for (kind, spec); on a miss, call compute(), store and return it."""
+    def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping], *,
+                       stale: Callable[[dict], bool] | None = None) -> dict:
+        """The stored value for (kind, spec); on a miss, or when `stale(value)` says a stored
+        value lacks what is needed now, call compute(), store and return it."""
         value = self.get(kind, spec)
-        if value is None:
+        if value is None or (stale is not None and stale(value)):
             value = _jsonable(compute(), "value")  # same shape as a later get() returns
             self.put(kind, spec, value)
         return value

@@ -11,21 +11,21 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 POOL = ["WNLI", "MRPC", "CoLA"]  # a short pool keeps the GradTS smoke runs to seconds
 
 
-def run_notebook(name: str, tmp_path: Path, **parameters) -> Path:
+def run_notebook(name: str, tmp_path: Path, summary: str, **parameters) -> dict:
+    """Execute the notebook in the smoke profile, writing under tmp_path; return its JSON summary."""
     out_dir, figures = tmp_path / "out", tmp_path / "figures"
     # a stuck cell fails the test instead of blocking the suite (smoke cells take seconds)
     papermill.execute_notebook(str(NOTEBOOKS / name), str(tmp_path / name), progress_bar=False,
                                execution_timeout=300,
                                parameters={"profile": "smoke", "out_dir": str(out_dir),
                                            "figures_dir": str(figures), **parameters})
-    return tmp_path
+    return json.loads((out_dir / summary).read_text())
 
 
 @pytest.mark.slow
 @pytest.mark.data
 def test_01_tasks_and_data(data_dir, tmp_path):
-    run_notebook("01_tasks_and_data.ipynb", tmp_path, data_dir=str(data_dir))
-    summary = json.loads((tmp_path / "out" / "tasks_and_data.json").read_text())
+    summary = run_notebook("01_tasks_and_data.ipynb", tmp_path, "tasks_and_data.json", data_dir=str(data_dir))
     rows = {r["task"]: r for r in summary["table7"]}
     assert rows["RTE"]["train rows"] == 2490 and rows["MNLI-proxy"]["notes"].startswith("PROXY for MNLI")
     for figure in ("01_length_distribution.png", "01_label_distribution.png"):
@@ -35,9 +35,8 @@ def test_01_tasks_and_data(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_02_bandit_selection(data_dir, tmp_path):
-    run_notebook("02_bandit_selection.ipynb", tmp_path, primary="RTE", data_dir=str(data_dir),
-                 store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "bandit_selection_RTE.json").read_text())
+    summary = run_notebook("02_bandit_selection.ipynb", tmp_path, "bandit_selection_RTE.json", primary="RTE",
+                           data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     assert {"primary", "selected", "utilities", "alpha", "beta", "rounds", "trajectory", "autosem_p1"} <= set(summary)
     assert summary["primary"] == "RTE" and "RTE" not in summary["selected"] and len(summary["selected"]) >= 2
     assert set(summary["utilities"]) == set(summary["alpha"]) == {"RTE", *summary["candidates"]}
@@ -61,9 +60,8 @@ def test_every_notebook_has_a_tagged_parameters_cell():
 @pytest.mark.slow
 @pytest.mark.data
 def test_03_gp_mixing(data_dir, tmp_path):
-    run_notebook("03_gp_mixing.ipynb", tmp_path, primary="RTE", data_dir=str(data_dir),
-                 store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "gp_mixing_RTE.json").read_text())
+    summary = run_notebook("03_gp_mixing.ipynb", tmp_path, "gp_mixing_RTE.json", primary="RTE",
+                           data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     assert {"primary", "selected", "ratio", "trials", "best_select_score", "report_score", "single_task"} <= set(summary)
     assert summary["primary"] == "RTE" and "RTE" not in summary["selected"]
     assert list(summary["ratio"]) == ["RTE", *summary["selected"]] and summary["ratio"]["RTE"] >= 1
@@ -81,8 +79,8 @@ def test_03_gp_mixing(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_07_ablations(data_dir, tmp_path):
-    run_notebook("07_ablations.ipynb", tmp_path, data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "ablations_MRPC.json").read_text())
+    summary = run_notebook("07_ablations.ipynb", tmp_path, "ablations_MRPC.json", data_dir=str(data_dir),
+                           store_dir=str(tmp_path / "store"))
     rows = {r["name"]: r for r in summary["rows"]}
     assert list(rows) == ["Baseline", "+QQP", "+QQP+MNLI", "w/o Stage-1", "w/o Stage-2", "Final MTL"]
     assert rows["+QQP"]["tasks"] == [] and "QQP is not available" in rows["+QQP"]["note"]  # offline
@@ -98,9 +96,8 @@ def test_07_ablations(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_04_head_importance(data_dir, tmp_path):
-    run_notebook("04_head_importance.ipynb", tmp_path, primary="RTE", tasks=["RTE", *POOL],
-                 data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "head_importance_RTE.json").read_text())
+    summary = run_notebook("04_head_importance.ipynb", tmp_path, "head_importance_RTE.json", primary="RTE",
+                           tasks=["RTE", *POOL], data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     assert set(summary["matrices"]) == {"RTE", *POOL} and len(summary["matrices"]["RTE"]) == 2
     assert [t for t, _ in summary["ranking"]] and summary["kendall_tau"]["RTE"]["RTE"] == pytest.approx(1.0)
     assert len(list((tmp_path / "store" / "head_importance").glob("*.npy"))) == 4
@@ -111,9 +108,8 @@ def test_04_head_importance(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_05_gradts_selection(data_dir, tmp_path):
-    run_notebook("05_gradts_selection.ipynb", tmp_path, primary="RTE", candidates=POOL, data_dir=str(data_dir),
-                 store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "gradts_selection_RTE.json").read_text())
+    summary = run_notebook("05_gradts_selection.ipynb", tmp_path, "gradts_selection_RTE.json", primary="RTE",
+                           candidates=POOL, data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     trial, fg = summary["gradts_trial"], summary["gradts_fg"]
     assert sorted(t for t, _ in summary["ranking"]) == sorted(POOL)
     assert trial["run"]["tasks"] == ["RTE", *trial["selected"]] and trial["trials"]
@@ -127,9 +123,8 @@ def test_05_gradts_selection(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_06_compare(data_dir, tmp_path):
-    run_notebook("06_compare.ipynb", tmp_path, primary="RTE", candidates=POOL, seeds=[0, 1], data_dir=str(data_dir),
-                 store_dir=str(tmp_path / "store"))
-    summary = json.loads((tmp_path / "out" / "compare_RTE.json").read_text())
+    summary = run_notebook("06_compare.ipynb", tmp_path, "compare_RTE.json", primary="RTE", candidates=POOL,
+                           seeds=[0, 1], data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
     from aux_select.compare import METHODS, Comparison, comparison_table
     comparison = Comparison.from_dict(summary)
     assert sorted((r.method, r.seed) for r in comparison.results) == sorted((m, s) for m in METHODS for s in (0, 1))

@@ -212,3 +212,12 @@ def test_a_computed_array_records_its_cost(tmp_path):
     assert cost["wall_time_s"] >= 0.05 and cost["peak_memory_mb"] > 0 and cost["shape"] == [4, 8]
     store.put_array("m", {"task": "MRPC"}, np.ones(3))  # stored without computing: no cost known
     assert store.cost("m", {"task": "MRPC"}) is None
+
+
+def test_a_stale_value_is_computed_again(tmp_path):
+    store = Store(tmp_path)
+    store.put("run", SPEC, {"acc": 0.5})
+    fresh = store.get_or_compute("run", SPEC, lambda: {"acc": 0.5, "predictions": [1]},
+                                 stale=lambda v: "predictions" not in v)
+    assert fresh == store.get("run", SPEC) == {"acc": 0.5, "predictions": [1]}
+    assert store.get_or_compute("run", SPEC, lambda: {"acc": 0.0}, stale=lambda v: "predictions" not in v) == fresh
