@@ -218,6 +218,18 @@ def plot_ablation(rows: list[dict], metric: str, primary: str | None = None) -> 
     return fig
 
 
+def plot_objective_seeded(result, seed: int = 0, **kwargs) -> np.ndarray:
+    """`skopt.plots.plot_objective`, reproducible: it draws its partial-dependence samples from
+    numpy's global generator (it takes no random_state), so seed that for the call and restore it."""
+    from skopt.plots import plot_objective
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return plot_objective(result, **kwargs)
+    finally:
+        np.random.set_state(state)
+
+
 # ----------------------------------------------------------------------------- method comparison
 
 def plot_gains(gains: pd.DataFrame) -> plt.Figure:

@@ -210,3 +210,29 @@ def test_autosem_on_smoke_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
     assert AutoSemResult.from_dict(json.loads(json.dumps(first.to_dict()))).stage2 == first.stage2
     with pytest.raises(AssertionError, match="trained again"):  # a longer search trains only new points
         run_stage2("WNLI", first.selected, **kw | {"n_calls": 4})
+
+
+def test_objective_figure_is_reproducible_and_leaves_numpy_alone():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from aux_select.plots import plot_objective_seeded
+    # six noisy 3-task trials (those of the cpu RTE search): the diagonal panels average the GP
+    # over sampled values of the other entries, which skopt draws from numpy's global generator
+    trials = [mixing.Trial(ratio=r, select_score=s, report_score=s) for r, s in [
+        ([12, 17, 17], 0.514), ([17, 12, 8], 0.554), ([7, 1, 5], 0.606), ([14, 0, 20], 0.598),
+        ([19, 5, 20], 0.578), ([20, 0, 0], 0.578)]]
+    result = Stage2Result.from_trials(["A", "B", "C"], trials, "accuracy",
+                                      {"max_ratio": R, "seed": 0, "worst_score": 0.0}).optimize_result()
+
+    def render(global_seed: int) -> np.ndarray:  # whatever state the caller left numpy in
+        np.random.seed(global_seed)
+        before = np.random.get_state()[1].copy()
+        fig = np.ravel(plot_objective_seeded(result, seed=0, n_points=20, n_samples=100))[0].figure
+        assert np.array_equal(np.random.get_state()[1], before)  # the caller's global stream is untouched
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba()).copy()
+        plt.close(fig)
+        return pixels
+
+    assert np.array_equal(render(1), render(2))
