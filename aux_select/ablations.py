@@ -21,7 +21,8 @@ from .autosem import run_stage1
 from .baselines import default_candidates, single_task
 from .data import available_tasks
 from .experiment import check_pool
-from .mixing import (WORST_SCORE, Stage2Result, check_search, check_selection, ratio_trial, run_stage2)
+from .metrics import WORST_SCORE
+from .mixing import Stage2Result, check_search, check_selection, ratio_trial, run_stage2
 from .profiles import Profile, get_profile
 from .store import Store
 from .tasks import GLUE_CLASSIFICATION, get_task

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import autosem, baselines, gradts, gradts_select, mixing
 from .experiment import check_pool, load_tasks
-from .metrics import compute_metrics
+from .metrics import as_rows, compute_metrics
 from .profiles import Profile, get_profile
 from .selection import SelectionResult
 from .store import Store
@@ -33,6 +33,8 @@ from .train import RunResult
 
 METHODS = ("Single-Task", "NO-SEL", "AutoSeM-p1", "AutoSeM", "GradTS-thres", "GradTS-trial", "GradTS-fg",
            "HEU-Size", "HEU-Type", "HEU-Len")
+# GradTS Tables 4 and 5 compare the two selection methods on the larger pools
+MIXED_POOL_METHODS = ("Single-Task", "AutoSeM-p1", "AutoSeM", "GradTS-thres", "GradTS-trial", "GradTS-fg")
 SINGLE_TASK_RUN, HEAD_MATRICES = "single-task run", "head-importance matrices"
 
 
@@ -229,15 +231,21 @@ def comparison_table(results: Sequence[MethodResult]) -> pd.DataFrame:
     return pd.DataFrame(table).reindex(order).fillna("—")
 
 
-def paired_bootstrap(labels: np.ndarray, method: np.ndarray, baseline: np.ndarray, metric: str,
-                     n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float, float]:
+def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, metric: str,
+                     n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
+                     tag_names: Sequence[str] | None = None) -> tuple[float, float, float]:
     """(gain, low, high): the method's metric minus the baseline's on the report rows, and a
     percentile interval from resampling the rows (the same rows for both: a paired bootstrap).
-    `method` and `baseline` are (seeds, rows): each resample averages the metric over seeds."""
-    labels, method, baseline = np.asarray(labels), np.atleast_2d(method), np.atleast_2d(baseline)
+    `method` and `baseline` are (seeds, rows), or one seed's rows: each resample averages the
+    metric over seeds. Tagging: a row is a sentence's tag ids (pass `tag_names`), always with
+    the seeds axis."""
+    labels = as_rows(labels)
+    one_seed = lambda preds: not isinstance(preds[0], (list, tuple, np.ndarray))  # a number per row
+    method, baseline = ([as_rows(p) for p in ([preds] if one_seed(preds) else preds)] for preds in (method, baseline))
 
     def gain(rows: np.ndarray) -> float:
-        score = lambda preds: np.mean([compute_metrics((metric,), p[rows], labels[rows])[metric] for p in preds])
+        score = lambda preds: np.mean([compute_metrics((metric,), p[rows], labels[rows], tag_names)[metric]
+                                       for p in preds])
         return score(method) - score(baseline)
 
     rng = np.random.default_rng(seed)
@@ -260,7 +268,8 @@ def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Tas
             if not pairs or any(a.report_predictions is None or b.report_predictions is None for a, b in pairs):
                 continue
             gain, low, high = paired_bootstrap(pairs[0][0].report_labels, [a.report_predictions for a, _ in pairs],
-                                               [b.report_predictions for _, b in pairs], metric, n_resamples, seed)
+                                               [b.report_predictions for _, b in pairs], metric, n_resamples, seed,
+                                               tag_names=get_task(primary).labels)
             rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(seeds),
                          "gain": 100 * gain, "low": 100 * low, "high": 100 * high,
                          "significant": low > 0 or high < 0})

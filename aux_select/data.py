@@ -1,14 +1,15 @@
 """Loading, splitting, subsampling, tokenising and batching.
 
-Every task becomes three `datasets.Dataset`s with columns `text_a`, [`text_b`,] `label`:
+Every task becomes three `datasets.Dataset`s with columns `text_a`, [`text_b`,] `label`
+(tagging: `words` and `label`, one tag id per word):
   train  - what models learn from (seeded subsample of the source's train split),
   select - held out from train with a seed; every selection decision is made on it,
-  report - the GLUE dev set; used only for final numbers.
+  report - the dev set (GLUE dev, CoNLL-2003 testa, UD dev, MELD dev); used only for final
+           numbers. Without a dev file (CoNLL-2000, proxies) it is held out with a seed.
 Sources, in order: `data_dir` argument, `AUX_SELECT_DATA`, the Hugging Face hub.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -20,17 +21,15 @@ import datasets
 import numpy as np
 import pandas as pd
 import torch
-from datasets import ClassLabel, Dataset, Features, Value, concatenate_datasets
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_datasets
+from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .tasks import CLASSIFICATION, LocalFile, TaskSpec, get_task
+from .readers import convert_row, read_local_file
+from .tasks import CLASSIFICATION, IGNORE, REGRESSION, TAGGING, TaskSpec, get_task
 
-PROXY_REPORT_FRACTION = 0.2   # share of a proxy's dev file kept back as its report split
-
-
-class DataFormatError(ValueError):
-    """A malformed row in a data file; the message names the file and line."""
+HELD_OUT_REPORT_FRACTION = 0.2  # share of the source kept back as report when there is no dev file
+                                # (proxies: of the dev file; chunking: of the train file)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -51,74 +50,14 @@ class TaskData:
         return self.spec.name
 
 
-# ----------------------------------------------------------------------------- reading files
-
-def read_local_file(root: Path, file: LocalFile, spec: TaskSpec, check_rows: bool = True) -> list[dict]:
-    """Rows of a classic GLUE file as dicts with text_a/text_b/label (raises on any malformed row)."""
-    path = root / file.path
-    rows = _read_jsonl(path) if path.suffix == ".jsonl" else _read_tsv(path, file)
-    if check_rows and file.rows is not None and len(rows) != file.rows:
-        raise DataFormatError(
-            f"{path}: {len(rows)} data rows, expected {file.rows} for the complete file; "
-            "replace the file with the official one or pass check_rows=False to use it as is")
-    return [_convert_row(spec, row, path, lineno) for lineno, row in rows]
-
-
-def _read_tsv(path: Path, file: LocalFile) -> list[tuple[int, dict]]:
-    # utf-8-sig strips MRPC's BOM; QUOTE_NONE keeps QNLI's stray '"' as text, as GLUE intends
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader) if file.header else list(file.columns)
-        rows = []
-        for values in reader:
-            if len(values) != len(header):
-                raise DataFormatError(f"{path}:{reader.line_num}: expected {len(header)} "
-                                      f"tab-separated columns, found {len(values)}")
-            rows.append((reader.line_num, dict(zip(header, values))))
-    return rows
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise DataFormatError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-    return rows
-
-
-def _convert_row(spec: TaskSpec, row: dict, path: Path, lineno: int) -> dict:
-    try:
-        texts = [row[k] for k in spec.text_keys]
-        raw = row[spec.label_key]
-    except KeyError as e:
-        raise DataFormatError(f"{path}:{lineno}: no column {e.args[0]!r}; "
-                              f"columns are {sorted(row)}") from None
-    out = {"text_a": texts[0]} | ({"text_b": texts[1]} if spec.is_pair else {})
-    out["label"] = _parse_label(spec, str(raw).strip(), path, lineno)
-    return out
-
-
-def _parse_label(spec: TaskSpec, raw: str, path: Path, lineno: int) -> int | float:
-    if spec.labels is None:
-        try:
-            return float(raw)
-        except ValueError:
-            raise DataFormatError(f"{path}:{lineno}: score {raw!r} is not a number") from None
-    if raw in spec.labels:
-        return spec.labels.index(raw)
-    if raw.isdigit() and int(raw) < len(spec.labels):   # GLUE writes some labels as ids
-        return int(raw)
-    raise DataFormatError(f"{path}:{lineno}: label {raw!r} is not one of {list(spec.labels)}")
-
+# ----------------------------------------------------------------------------- datasets
 
 def _to_dataset(rows: list[dict], spec: TaskSpec) -> Dataset:
-    features = {"text_a": Value("string")} | ({"text_b": Value("string")} if spec.is_pair else {})
-    features["label"] = ClassLabel(names=list(spec.labels)) if spec.labels else Value("float32")
+    if spec.objective == TAGGING:  # a sentence per row: its words and one tag id per word
+        features = {"words": List(Value("string")), "label": List(ClassLabel(names=list(spec.labels)))}
+    else:
+        features = {"text_a": Value("string")} | ({"text_b": Value("string")} if spec.is_pair else {})
+        features["label"] = ClassLabel(names=list(spec.labels)) if spec.labels else Value("float32")
     columns = {k: [r[k] for r in rows] for k in features}
     return Dataset.from_dict(columns, features=Features(features))
 
@@ -142,8 +81,9 @@ def _hub_to_ours(ds: Dataset, spec: TaskSpec) -> Dataset:
     return ds.remove_columns([c for c in ds.column_names if c not in ("text_a", "text_b", "label")])
 
 
-def _load_sources(spec: TaskSpec, root: Path | None, check_rows: bool) -> tuple[Dataset, Dataset, str]:
-    """(train source, report source, description) for a task."""
+def _load_sources(spec: TaskSpec, root: Path | None,
+                  check_rows: bool) -> tuple[Dataset, Dataset | None, str]:
+    """(train source, report source or None when it is held out of train, description)."""
     if spec.proxy_of is not None:
         if root is None or not (root / spec.local_report.path).exists():
             raise DataNotFoundError(
@@ -151,11 +91,19 @@ def _load_sources(spec: TaskSpec, root: Path | None, check_rows: bool) -> tuple[
                 f"{root or '(no data_dir)'}; pass data_dir= or set AUX_SELECT_DATA to a folder "
                 f"holding it, or use the real task {spec.proxy_of!r} from the hub")
         dev = _to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec)
-        return dev, dev, f"local:{root / spec.local_report.path}"
+        return dev, None, f"local:{root / spec.local_report.path}"
     if root is not None and (root / spec.local_train.path).exists():
         train = _to_dataset(read_local_file(root, spec.local_train, spec, check_rows), spec)
-        report = _to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec)
+        report = (None if spec.local_report is None else
+                  _to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec))
         return train, report, f"local:{root / spec.local_train.path.rsplit('/', 1)[0]}"
+    where = (f"{spec.local_train.path} is not under data_dir/AUX_SELECT_DATA "
+             f"({root or 'neither is set'})")
+    if spec.hub is None:
+        raise DataNotFoundError(
+            f"no data for {spec.name}: {where}, and it has no Hugging Face hub source here. Pass "
+            f"data_dir= or set AUX_SELECT_DATA to a folder holding {spec.local_train.path} "
+            "(the layout of ../shared/data, see its README)")
     try:
         train, report = (_hub_to_ours(_load_from_hub(spec, s), spec) for s in spec.hub_splits)
     except Exception as e:  # offline, hub down, or no such config: one message naming every fix
@@ -163,10 +111,9 @@ def _load_sources(spec: TaskSpec, root: Path | None, check_rows: bool) -> tuple[
         hint = (f"; offline, the labelled stand-in {proxy!r} (built from the dev file) can be used"
                 if root is not None and proxy in _proxies() else "")
         raise DataNotFoundError(
-            f"no data for {spec.name}: {spec.local_train.path} is not under "
-            f"data_dir/AUX_SELECT_DATA ({root or 'neither is set'}) and the Hugging Face hub "
-            f"({'/'.join(spec.hub)}) could not be reached ({type(e).__name__}). Pass data_dir=, set "
-            f"AUX_SELECT_DATA to a folder in the classic GLUE layout, or go online{hint}") from e
+            f"no data for {spec.name}: {where} and the Hugging Face hub ({'/'.join(spec.hub)}) could "
+            f"not be reached ({type(e).__name__}). Pass data_dir=, set AUX_SELECT_DATA to a folder "
+            f"in the classic GLUE layout, or go online{hint}") from e
     return train, report, f"hub:{'/'.join(spec.hub)}"
 
 
@@ -198,16 +145,18 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int
     root = data_root(data_dir)
     train_src, report_src, source = _load_sources(spec, root, check_rows)
     rng = np.random.default_rng(seed)
-    notes = []
-    if spec.proxy_of is not None:
+    notes, n_source = [], len(train_src)
+    if report_src is None:
         order = rng.permutation(len(train_src))
-        n_report = round(len(order) * PROXY_REPORT_FRACTION)
+        n_report = round(len(order) * HELD_OUT_REPORT_FRACTION)
         report_src, train_src = train_src.select(order[:n_report]), train_src.select(order[n_report:])
-        notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only "
-                     f"({n_report} rows kept as report, the rest as train/select); "
+        notes.append(f"no dev file: {n_report} rows held out of the source as report (seed {seed}), "
+                     "the rest as train/select")
+    if spec.proxy_of is not None:
+        notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only; "
                      f"never report it as {spec.proxy_of}")
-    elif len(train_src) < spec.train_size:
-        notes.append(f"partial: {len(train_src)} of {spec.train_size} official train rows")
+    elif n_source < spec.train_size:
+        notes.append(f"partial: {n_source} of {spec.train_size} official train rows")
     order = rng.permutation(len(train_src))
     n_select = _take(len(order), select_fraction, select_cap)
     select, pool = order[:n_select], order[n_select:]
@@ -250,14 +199,18 @@ def task_statistics(task: TaskData) -> dict:
     rows, average length in whitespace words per example (both sentences of a pair), GLUE type
     and label counts."""
     ds = concatenate_datasets([task.train, task.select])
-    words = [len(a.split()) for a in ds["text_a"]]
+    if task.spec.objective == TAGGING:
+        words = [len(w) for w in ds["words"]]
+    else:
+        words = [len(a.split()) for a in ds["text_a"]]
     if task.spec.is_pair:
         words = [w + len(b.split()) for w, b in zip(words, ds["text_b"])]
     stats = {"task": task.name, "type": task.spec.glue_type, "train_rows": len(ds),
              "official_train_size": task.spec.train_size, "avg_words": float(np.mean(words)),
              "proxy": task.spec.proxy_of is not None}
-    if task.spec.objective == CLASSIFICATION:
-        counts = np.bincount(ds["label"], minlength=task.spec.num_labels)
+    if task.spec.labels is not None:  # classes; tagging: tags over all words
+        ids = np.concatenate(ds["label"]) if task.spec.objective == TAGGING else ds["label"]
+        counts = np.bincount(ids, minlength=task.spec.num_labels)
         stats["label_counts"] = dict(zip(task.spec.labels, counts.tolist()))
     return stats
 
@@ -267,7 +220,8 @@ def describe_tasks(tasks: list[TaskData]) -> pd.DataFrame:
     rows = []
     for task in tasks:
         stats = task_statistics(task)
-        rows.append({"task": task.name, "type": stats["type"], "train rows": stats["train_rows"],
+        rows.append({"task": task.name, "type": stats["type"], "objective": task.spec.objective,
+                     "train rows": stats["train_rows"],
                      "official train size": stats["official_train_size"],
                      "avg words": round(stats["avg_words"], 1), "labels": task.spec.num_labels,
                      "metric": task.spec.selection_metric, "source": task.source.split(":")[0],
@@ -281,6 +235,8 @@ def example_lengths(ds: Dataset, tokenizer: PreTrainedTokenizerBase, limit: int 
     if limit is not None and limit < len(ds):
         ds = ds.select(np.random.default_rng(seed).permutation(len(ds))[:limit])
     columns = ds.to_dict()  # plain lists: the tokenizer refuses datasets' lazy Column
+    if "words" in columns:
+        return [len(ids) for ids in tokenizer(columns["words"], is_split_into_words=True)["input_ids"]]
     texts = [columns[k] for k in ("text_a", "text_b") if k in columns]
     return [len(ids) for ids in tokenizer(*texts)["input_ids"]]
 
@@ -306,13 +262,20 @@ def cache_dir() -> Path:
 
 def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_len: int) -> Dataset:
     """input_ids / attention_mask / token_type_ids / labels, unpadded; cached on disk by
-    (tokenizer, data fingerprint, max_len) so each is tokenised once."""
+    (tokenizer, data fingerprint, max_len) so each is tokenised once. Tagging: each word's tag
+    sits on its first sub-token, every other position is IGNORE (words cut off by max_len are
+    dropped from training and scoring alike)."""
     pair = "text_b" in ds.column_names
     key = f"{tokenizer_key(tokenizer)}-{ds._fingerprint}-{max_len}"
     path = cache_dir() / "tokenized" / f"{key}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def encode(batch):
+        if "words" in batch:
+            out = tokenizer(batch["words"], is_split_into_words=True, truncation=True, max_length=max_len)
+            out["labels"] = [_first_subtoken_labels(out.word_ids(i), tags)
+                             for i, tags in enumerate(batch["label"])]
+            return out
         texts = (batch["text_a"], batch["text_b"]) if pair else (batch["text_a"],)
         out = tokenizer(*texts, truncation=True, max_length=max_len)
         out["labels"] = batch["label"]
@@ -326,6 +289,12 @@ def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_len: int) -> D
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
+
+
+def _first_subtoken_labels(word_ids: list[int | None], tags: list[int]) -> list[int]:
+    """Per token: the word's tag on its first sub-token, IGNORE on the rest and on [CLS]/[SEP]."""
+    return [IGNORE if w is None or w == prev else tags[w]
+            for w, prev in zip(word_ids, [None, *word_ids[:-1]])]
 
 
 # ----------------------------------------------------------------------------- batching
@@ -357,21 +326,30 @@ def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size
     else:
         sampler = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return torch.utils.data.DataLoader(rows, batch_size=batch_size, sampler=sampler,
-                                       collate_fn=DataCollatorWithPadding(tokenizer))
+                                       collate_fn=collator(encoded, tokenizer))
+
+
+def collator(encoded: Dataset, tokenizer: PreTrainedTokenizerBase):
+    """Dynamic padding; tagging labels are padded with IGNORE as well."""
+    if isinstance(encoded.features["labels"], (List, datasets.Sequence)):
+        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
+    return DataCollatorWithPadding(tokenizer)
 
 
 # ----------------------------------------------------------------------------- synthetic tasks
 
 def synthetic_task(name: str = "toy", *, n_train: int = 64, n_select: int = 32, n_report: int = 32,
-                   pair: bool = False, regression: bool = False, seed: int = 0) -> TaskData:
+                   pair: bool = False, regression: bool = False, tagging: bool = False,
+                   seed: int = 0) -> TaskData:
     """A tiny learnable task for tests: the label is whether the sentence says "good" more
-    often than "bad" (regression: the difference)."""
+    often than "bad" (regression: the difference; tagging: each "good" is B-POS, each "bad"
+    B-NEG, every other word O, scored by entity F1)."""
     rng = np.random.default_rng(seed)
-    spec = TaskSpec(name=name, objective="regression" if regression else CLASSIFICATION,
-                    text_keys=("a", "b") if pair else ("a",), label_key="label",
-                    labels=None if regression else ("neg", "pos"),
-                    metrics=("pearson",) if regression else ("accuracy",),
-                    selection_metric="pearson" if regression else "accuracy",
+    objective = TAGGING if tagging else REGRESSION if regression else CLASSIFICATION
+    labels = {TAGGING: ("O", "B-POS", "B-NEG"), REGRESSION: None, CLASSIFICATION: ("neg", "pos")}[objective]
+    metric = {TAGGING: "entity_f1", REGRESSION: "pearson", CLASSIFICATION: "accuracy"}[objective]
+    spec = TaskSpec(name=name, objective=objective, text_keys=("a", "b") if pair else ("a",),
+                    label_key="label", labels=labels, metrics=(metric,), selection_metric=metric,
                     glue_type="synthetic", train_size=n_train)
     filler = ["the", "film", "was", "a", "plot", "and", "it", "very", "story"]
 
@@ -383,7 +361,10 @@ def synthetic_task(name: str = "toy", *, n_train: int = 64, n_select: int = 32, 
             rng.shuffle(words)
             row = {"a": " ".join(words), "b": " ".join(rng.choice(filler, size=4)),
                    "label": str(float(good - bad)) if regression else str(int(good > bad))}
-            out.append(_convert_row(spec, row, Path("<synthetic>"), 0))
+            if tagging:
+                row = {"a": [str(w) for w in words],
+                       "label": [{"good": "B-POS", "bad": "B-NEG"}.get(w, "O") for w in words]}
+            out.append(convert_row(spec, row, Path("<synthetic>"), 0))
         return _to_dataset(out, spec)
 
     return TaskData(spec, rows(n_train), rows(n_select), rows(n_report),

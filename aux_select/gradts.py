@@ -25,31 +25,26 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from scipy.stats import kendalltau
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithPadding
 
-from .data import TaskData
+from .data import TaskData, collator
 from .experiment import load_tasks, task_fingerprint
 from .gates import gate_shape, head_gates
-from .models import MultiTaskModel
+from .models import MultiTaskModel, losses_per_example
 from .profiles import ImportanceConfig, Profile, get_profile
 from .store import Store
-from .tasks import REGRESSION
 from .train import Trainer, settings_without_budget
 
 
 # ----------------------------------------------------------------------------- gradients
 
 def example_losses(model: MultiTaskModel, task: str, batch: dict) -> torch.Tensor:
-    """Each example's loss (B,), the terms whose mean the task head trains on."""
+    """Each example's loss (B,) under the task's own objective (tagging: the mean over its
+    words); the gates, not the loss, are what every objective shares."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    _, logits = model(task, **inputs)  # (B, C); regression: (B, 1)
-    labels = batch["labels"]
-    if model.heads[task].objective == REGRESSION:
-        return (logits.squeeze(-1) - labels.to(logits.dtype)) ** 2
-    return F.cross_entropy(logits, labels, reduction="none")
+    _, logits = model(task, **inputs)  # (B, C); regression: (B, 1); tagging: (B, T, C)
+    return losses_per_example(model.heads[task].objective, logits, batch["labels"])
 
 
 def gate_grads(model: MultiTaskModel, task: str, batch: dict, per_example: bool = True) -> torch.Tensor:
@@ -77,7 +72,7 @@ def _batches(encoded, tokenizer, indices: Sequence[int], batch_size: int) -> Ite
     """(positions in `indices`, padded batch), longest first so batches need little padding."""
     rows = encoded.select(indices).to_dict()
     order = sorted(range(len(indices)), key=lambda i: -len(rows["input_ids"][i]))
-    collate = DataCollatorWithPadding(tokenizer)
+    collate = collator(encoded, tokenizer)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         yield chunk, collate([{k: v[i] for k, v in rows.items()} for i in chunk])

@@ -1,7 +1,8 @@
-"""Evaluation metrics for GLUE-style tasks, by name.
+"""Evaluation metrics, by name.
 
-Every metric is a thin wrapper over scikit-learn or scipy; this module only
-fixes the conventions (argument order, return type, degenerate inputs).
+Every metric is a thin wrapper over scikit-learn, scipy or seqeval; this module only
+fixes the conventions (argument order, return type, degenerate inputs). Tagging metrics take
+one sequence of tag ids per sentence and the tag names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import partial
 
 import numpy as np
 from scipy.stats import ConstantInputWarning, pearsonr, spearmanr
+from seqeval.metrics import f1_score as span_f1_score
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 
@@ -40,21 +42,71 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 """Metric name -> fn(predictions, references). Note sklearn's own order is (y_true, y_pred)."""
 
 
-def compute_metrics(names: Sequence[str], predictions, references) -> dict[str, float]:
+def _span_f1(predictions: Sequence[Sequence[int]], references: Sequence[Sequence[int]],
+             tag_names: Sequence[str]) -> float:
+    """Micro F1 over labelled spans, as conlleval counts them: a span starts at B-X, or at I-X
+    after O or another type, so IOB1 (CoNLL-2003) and IOB2 (CoNLL-2000) both read correctly. A
+    span counts only if its type and both ends match."""
+    def names(seqs):
+        return [[tag_names[i] for i in s] for s in seqs]
+    return span_f1_score(names(references), names(predictions), zero_division=0)
+
+
+def _token_accuracy(predictions, references, tag_names) -> float:
+    return accuracy_score(np.concatenate(references), np.concatenate(predictions))
+
+
+# entity F1 (NER) and chunk F1 (chunking) are the same count of matching spans
+SEQUENCE_METRICS: dict[str, Callable] = {
+    "token_accuracy": _token_accuracy, "entity_f1": _span_f1, "chunk_f1": _span_f1}
+"""Tagging metric name -> fn(predictions, references, tag_names), one id sequence per sentence."""
+
+
+# the lowest value each metric can take: the score a failed run is charged in a search
+WORST_SCORE = {"accuracy": 0.0, "f1": 0.0, "f1_macro": 0.0, "f1_weighted": 0.0, "matthews": -1.0,
+               "pearson": -1.0, "spearman": -1.0, "token_accuracy": 0.0, "entity_f1": 0.0, "chunk_f1": 0.0}
+
+
+def compute_metrics(names: Sequence[str], predictions, references,
+                    tag_names: Sequence[str] | None = None) -> dict[str, float]:
     """Compute each named metric of `predictions` against `references`, as plain floats.
 
-    Inputs may be lists or numpy arrays (ints for classification, floats for regression).
+    Inputs may be lists or numpy arrays (ints for classification, floats for regression; for
+    the tagging metrics, one sequence of tag ids per sentence, with `tag_names`).
     Raises ValueError for an unknown name, empty inputs or mismatched lengths.
     Pearson/Spearman of a constant vector are undefined and returned as 0.0, not NaN.
     """
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in METRICS and n not in SEQUENCE_METRICS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-    predictions, references = np.asarray(predictions), np.asarray(references)
-    if predictions.size == 0 or references.size == 0:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS | SEQUENCE_METRICS)}")
+    if len(predictions) == 0 or len(references) == 0:
         raise ValueError("cannot compute metrics of empty predictions/references")
     if len(predictions) != len(references):
         raise ValueError(
             f"length mismatch: {len(predictions)} predictions vs {len(references)} references"
         )
+    if any(n in SEQUENCE_METRICS for n in names):
+        if tag_names is None:
+            raise ValueError(f"tagging metrics {list(names)} need tag_names to read the tag ids")
+        predictions, references = [np.asarray(p) for p in predictions], [np.asarray(r) for r in references]
+        if any(len(p) != len(r) for p, r in zip(predictions, references)):
+            raise ValueError("a predicted tag sequence differs in length from its reference")
+        return {name: float(SEQUENCE_METRICS[name](predictions, references, tag_names)) for name in names}
+    predictions, references = np.asarray(predictions), np.asarray(references)
     return {name: float(METRICS[name](predictions, references)) for name in names}
+
+
+def task_metrics(spec, predictions, references) -> dict[str, float]:
+    """The official metrics of the task `spec` (a TaskSpec)."""
+    return compute_metrics(spec.metrics, predictions, references, spec.labels)
+
+
+def as_rows(values) -> np.ndarray:
+    """Values per row as a 1-D array that row indices can select: numbers as they are, tag
+    sequences as an object array (numpy would stack equal-length sequences into 2-D)."""
+    if len(values) and isinstance(values[0], (list, tuple, np.ndarray)):
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            out[i] = np.asarray(v)
+        return out
+    return np.asarray(values)

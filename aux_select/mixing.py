@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .autosem import Prior, Stage1Result, run_stage1
 from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
+from .metrics import WORST_SCORE
 from .profiles import Profile, get_profile
 from .store import Store
 from .tasks import get_task
@@ -41,10 +42,6 @@ from .train import RunResult, validate_ratio
 # gp_minimize's defaults, written out so the store key changes if we ever change one
 GP_SETTINGS = {"acq_func": "gp_hedge", "acq_optimizer": "auto", "noise": "gaussian",
                "n_points": 10_000, "n_restarts_optimizer": 5, "xi": 0.01, "kappa": 1.96}
-# the lowest value each metric can take: what the GP is told for a run that failed
-WORST_SCORE = {"accuracy": 0.0, "f1": 0.0, "f1_macro": 0.0, "f1_weighted": 0.0,
-               "matthews": -1.0, "pearson": -1.0, "spearman": -1.0}
-
 Point = tuple[list[int], float]  # (ratio, objective value); NaN: the evaluation failed
 
 

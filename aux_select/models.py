@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
 
-from .tasks import CLASSIFICATION, REGRESSION, TaskSpec
+from .tasks import CLASSIFICATION, IGNORE, REGRESSION, TAGGING, TaskSpec
 
 
 def bundled_minilm_path() -> str:
@@ -67,9 +67,12 @@ class TransformerEncoder(nn.Module):
     def output_dim(self, pair: bool) -> int:
         return self.hidden_size
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False):
+    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False,
+                per_token: bool = False):
         h = self.model(input_ids=input_ids, attention_mask=attention_mask,
                        token_type_ids=token_type_ids).last_hidden_state  # (B, T, H)
+        if per_token:
+            return h  # (B, T, H)
         if self.pooling == "cls":
             return h[:, 0]  # (B, H)
         mask = attention_mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
@@ -90,17 +93,25 @@ class BiLSTMEncoder(nn.Module):
     def output_dim(self, pair: bool) -> int:
         return 4 * self.hidden_size if pair else self.hidden_size
 
-    def _encode(self, ids, lengths):
+    def _states(self, ids, lengths):
+        """BiLSTM outputs (B, T, 2*hidden) and the mask of real tokens (B, T)."""
         x = self.embedding(ids)  # (B, T, E)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu().clamp(min=1), batch_first=True,
                                                    enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        return out, real
+
+    def _encode(self, ids, lengths):
+        out, real = self._states(ids, lengths)
         return out.masked_fill(~real.unsqueeze(-1), float("-inf")).amax(1)  # (B, 2*hidden)
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False):
+    def forward(self, input_ids, attention_mask, token_type_ids=None, pair: bool = False,
+                per_token: bool = False):
         lengths = attention_mask.sum(1)  # (B,)
+        if per_token:
+            return self._states(input_ids, lengths)[0]  # (B, T, 2*hidden); padding is zero
         if not pair:
             return self._encode(input_ids, lengths)
         len_a = (attention_mask.bool() & (token_type_ids == 0)).sum(1)  # (B,) [CLS] a [SEP]
@@ -137,21 +148,38 @@ def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.M
 
 
 class TaskHead(nn.Module):
+    """A linear layer after dropout: on the pooled vector (classification, regression) or on
+    every token (tagging, scored on each word's first sub-token)."""
+
     def __init__(self, in_dim: int, spec: TaskSpec, dropout: float):
         super().__init__()
-        if spec.objective not in (CLASSIFICATION, REGRESSION):
-            raise ValueError(f"{spec.name}: no head for objective {spec.objective!r} yet")
+        if spec.objective not in (CLASSIFICATION, REGRESSION, TAGGING):
+            raise ValueError(f"{spec.name}: no head for objective {spec.objective!r}")
         self.objective = spec.objective
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(in_dim, spec.num_labels)
 
     def forward(self, features, labels=None):
-        logits = self.out(self.dropout(features))  # (B, C); regression: (B, 1)
+        logits = self.out(self.dropout(features))  # (B, C); regression: (B, 1); tagging: (B, T, C)
         if labels is None:
             return None, logits
         if self.objective == REGRESSION:
             return F.mse_loss(logits.squeeze(-1), labels.float()), logits
+        if self.objective == TAGGING:  # the mean over every tagged token of the batch
+            return F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE), logits
         return F.cross_entropy(logits, labels), logits
+
+
+def losses_per_example(objective: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each example's loss (B,): squared error, cross-entropy, or for tagging the mean
+    cross-entropy over the example's tagged tokens."""
+    if objective == REGRESSION:
+        return (logits.squeeze(-1) - labels.to(logits.dtype)) ** 2
+    if objective == TAGGING:
+        token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE,
+                                     reduction="none")  # (B, T); 0 where IGNORE
+        return token_loss.sum(1) / (labels != IGNORE).sum(1).clamp(min=1)  # (B,)
+    return F.cross_entropy(logits, labels, reduction="none")
 
 
 class MultiTaskModel(nn.Module):
@@ -165,8 +193,9 @@ class MultiTaskModel(nn.Module):
                                     for s in specs})
 
     def forward(self, task: str, input_ids, attention_mask, token_type_ids=None, labels=None):
-        features = self.encoder(input_ids, attention_mask, token_type_ids,
-                                pair=self.specs[task].is_pair)
+        spec = self.specs[task]
+        features = self.encoder(input_ids, attention_mask, token_type_ids, pair=spec.is_pair,
+                                per_token=spec.objective == TAGGING)
         return self.heads[task](features, labels)
 
 

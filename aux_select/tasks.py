@@ -11,16 +11,22 @@ from dataclasses import dataclass, replace
 
 CLASSIFICATION, REGRESSION, TAGGING = "classification", "regression", "tagging"
 SINGLE_SENTENCE, PARAPHRASE, INFERENCE = "single-sentence", "paraphrase", "inference"
+SEQUENCE_LABELLING = "sequence labelling"  # task type of POS, NER and chunking
+IGNORE = -100  # tagging label of tokens that are not a word's first sub-token (no loss, no score)
 
 
 @dataclass(frozen=True)
 class LocalFile:
-    """One file of the classic GLUE layout, relative to the data root."""
+    """One local data file, relative to the data root (layout of `../shared/data`)."""
 
     path: str                       # e.g. "glue/RTE/train.tsv"
-    rows: int | None                # data rows of the complete official file; None = unchecked
+    rows: int | None                # data rows (tagging: sentences) of the complete official file;
+                                    # None = unchecked
     header: bool = True             # CoLA's train/dev files have no header line
     columns: tuple[str, ...] = ()   # column names to use when there is no header
+    format: str | None = None       # tsv | jsonl | csv | conll | conllu (aux_select.readers);
+                                    # None: from the suffix (.tsv .jsonl .csv .conllu)
+    tokens: int | None = None       # tagging: words of the complete file; None = unchecked
 
 
 @dataclass(frozen=True)
@@ -28,17 +34,18 @@ class TaskSpec:
     name: str                            # registry name, e.g. "RTE"
     objective: str                       # classification | regression | tagging
     text_keys: tuple[str, ...]           # source columns holding the text(s): 1 or 2 of them
-    label_key: str                       # source column holding the label
-    labels: tuple[str, ...] | None       # class names in id order (hub ids); None for regression
+                                         # (tagging: the one column of words)
+    label_key: str                       # source column holding the label (tagging: one tag per word)
+    labels: tuple[str, ...] | None       # class (tagging: tag) names in id order; None for regression
     metrics: tuple[str, ...]             # official metrics, reported together
     selection_metric: str                # the one every selection decision uses
-    glue_type: str                       # single-sentence | paraphrase | inference
+    glue_type: str                       # single-sentence | paraphrase | inference | tagging
     train_size: int                      # official train rows (GLUE), even if local data is partial
     hub: tuple[str, str] | None = None   # (dataset path, config) for datasets.load_dataset
     hub_splits: tuple[str, str] = ("train", "validation")  # hub names of our train / report sources
     hub_text_keys: tuple[str, ...] = ()  # text columns on the hub, if named differently
     local_train: LocalFile | None = None
-    local_report: LocalFile | None = None
+    local_report: LocalFile | None = None  # None: report is held out of the train file (seeded)
     proxy_of: str | None = None          # a stand-in built from another task's dev file
 
     @property
@@ -104,7 +111,62 @@ def _proxy(real: TaskSpec) -> TaskSpec:
 for _name in ("MNLI", "QNLI"):
     REGISTRY[f"{_name}-proxy"] = _proxy(REGISTRY[_name])
 
+
+# ----------------------------------------------------------------------------- beyond GLUE (GradTS §5.1-5.2)
+
+UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
+        "PUNCT", "SCONJ", "SYM", "VERB", "X")
+NER_TAGS = ("O", "I-PER", "I-ORG", "I-LOC", "I-MISC", "B-PER", "B-ORG", "B-LOC", "B-MISC")  # IOB1
+CHUNK_TYPES = ("ADJP", "ADVP", "CONJP", "INTJ", "LST", "NP", "PP", "PRT", "SBAR", "UCP", "VP")
+CHUNK_TAGS = ("O", *(f"{p}-{t}" for t in CHUNK_TYPES for p in "BI"))  # IOB2
+EMOTIONS = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
+_CONLL2003 = ("words", "pos", "chunk", "ner")
+_CONLL2000 = ("words", "pos", "chunk")
+
+
+def _tagging(name, folder, label_key, labels, metric, train: LocalFile, report: LocalFile | None,
+             train_size: int) -> TaskSpec:
+    return TaskSpec(name=name, objective=TAGGING, text_keys=("words",), label_key=label_key,
+                    labels=labels, metrics=(metric,), selection_metric=metric,
+                    glue_type=SEQUENCE_LABELLING, train_size=train_size, hub=None,
+                    local_train=replace(train, path=f"{folder}/{train.path}"),
+                    local_report=report and replace(report, path=f"{folder}/{report.path}"))
+
+
+def _meld(name, suffix, train_rows, report_rows) -> TaskSpec:
+    # the utterance alone (no dialogue context, no audio/video): 7-way emotion, weighted F1
+    return TaskSpec(name=name, objective=CLASSIFICATION, text_keys=("Utterance",), label_key="Emotion",
+                    labels=EMOTIONS, metrics=("f1_weighted", "accuracy"), selection_metric="f1_weighted",
+                    glue_type=SINGLE_SENTENCE, train_size=train_rows, hub=None,
+                    local_train=LocalFile(f"meld/train_sent_emo{suffix}.csv", train_rows),
+                    local_report=LocalFile(f"meld/dev_sent_emo{suffix}.csv", report_rows))
+
+
+for _spec in [
+    _tagging("POS", "ud_english_ewt", "upos", UPOS, "token_accuracy",
+             LocalFile("en_ewt-ud-train.conllu", 12544, tokens=204577),
+             LocalFile("en_ewt-ud-dev.conllu", 2001, tokens=25147), 12544),
+    _tagging("NER", "conll2003", "ner", NER_TAGS, "entity_f1",
+             LocalFile("eng.train", 14041, header=False, columns=_CONLL2003, format="conll", tokens=203621),
+             LocalFile("eng.testa", 3250, header=False, columns=_CONLL2003, format="conll", tokens=51362),
+             14041),
+    # CoNLL-2000 has no dev file: report is held out of train with a seed (test.txt stays unseen)
+    _tagging("Chunking", "conll2000", "chunk", CHUNK_TAGS, "chunk_f1",
+             LocalFile("train.txt", 8936, header=False, columns=_CONLL2000, format="conll", tokens=211727),
+             None, 8936),
+    _meld("MELD", "", 9989, 1109),
+    _meld("Dyadic-MELD", "_dya", 12840, 1462),
+]:
+    REGISTRY[_spec.name] = _spec
+
+# candidate pools (GradTS): the 8 GLUE classification tasks; + MELD and Dyadic-MELD (Table 4's
+# 10 tasks); + STS-B, POS, NER and chunking (Table 5's 12 tasks, mixed objectives)
 GLUE_CLASSIFICATION = ("CoLA", "SST-2", "MRPC", "QQP", "MNLI", "QNLI", "RTE", "WNLI")
+POOLS: dict[str, tuple[str, ...]] = {
+    "glue": GLUE_CLASSIFICATION,
+    "meld": (*GLUE_CLASSIFICATION, "MELD", "Dyadic-MELD"),
+    "mixed": (*GLUE_CLASSIFICATION, "STS-B", "POS", "NER", "Chunking"),
+}
 
 
 def task_names() -> list[str]:

@@ -22,9 +22,9 @@ from transformers import get_scheduler
 
 from .cost import PeakMemory
 from .data import TaskData, make_loader, tokenize
-from .metrics import compute_metrics
+from .metrics import as_rows, task_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
-from .tasks import REGRESSION
+from .tasks import IGNORE, REGRESSION, TAGGING
 
 
 def mixing_schedule(ratio: Sequence[int]) -> list[int]:
@@ -180,25 +180,35 @@ class Trainer:
 
     @torch.inference_mode()
     def predict(self, task: str, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(predictions, labels) of `task` on the first `limit` rows of `split`, in row order."""
+        """(predictions, labels) of `task` on the first `limit` rows of `split`, in row order.
+        Tagging: one array of tag ids per row (each word's first sub-token), in object arrays."""
         ds = self.encoded(task, split)
         if limit is not None and limit < len(ds):
             ds = ds.select(range(limit))
         self.model.eval()
+        objective = self.tasks[task].spec.objective
         preds, labels = [], []
         loader = make_loader(ds, self.tokenizer, self.config.eval_batch_size, shuffle=False)
         for batch in loader:
-            labels.append(batch.pop("labels").numpy())
+            gold = batch.pop("labels")
             _, logits = self.model(task, **{k: v.to(self.device) for k, v in batch.items()})
-            is_reg = self.tasks[task].spec.objective == REGRESSION
-            preds.append((logits.squeeze(-1) if is_reg else logits.argmax(-1)).float().cpu().numpy())
+            if objective == TAGGING:
+                tagged = gold != IGNORE  # (B, T): first sub-tokens of words
+                best = logits.argmax(-1).cpu()  # (B, T)
+                preds += [p[m].numpy() for p, m in zip(best, tagged)]
+                labels += [g[m].numpy() for g, m in zip(gold, tagged)]
+                continue
+            labels.append(gold.numpy())
+            preds.append((logits.squeeze(-1) if objective == REGRESSION else logits.argmax(-1)).float().cpu().numpy())
         rows = np.argsort(list(loader.sampler))  # batches come longest first; back to row order
+        if objective == TAGGING:
+            return as_rows(preds)[rows], as_rows(labels)[rows]
         return np.concatenate(preds)[rows], np.concatenate(labels)[rows]
 
     def evaluate(self, task: str, split: str = "select", limit: int | None = None) -> dict[str, float]:
         """The task's official metrics on `split`."""
         preds, labels = self.predict(task, split, limit)
-        return compute_metrics(self.tasks[task].spec.metrics, preds, labels)
+        return task_metrics(self.tasks[task].spec, preds, labels)
 
     def score(self, task: str, split: str = "select", limit: int | None = None) -> float:
         """The task's selection metric on `split`."""
@@ -314,7 +324,7 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
                 trainer.model.load_state_dict(best_weights)
         select = trainer.evaluate(primary, "select")
         predictions, labels = trainer.predict(primary, "report")
-        report = compute_metrics(tasks[0].spec.metrics, predictions, labels)
+        report = task_metrics(tasks[0].spec, predictions, labels)
         predictions, labels = _plain(predictions, tasks[0]), _plain(labels, tasks[0])
     else:
         select = {m: math.nan for m in tasks[0].spec.metrics}
@@ -329,5 +339,8 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
 
 
 def _plain(values: np.ndarray, task: TaskData) -> list:
-    """JSON-friendly values: class ids as ints, regression outputs as floats."""
+    """JSON-friendly values: class ids as ints, regression outputs as floats, tag id lists."""
+    if task.spec.objective == TAGGING:
+        return [v.astype(int).tolist() for v in values]
     return values.tolist() if task.spec.objective == REGRESSION else values.astype(int).tolist()
+

@@ -99,3 +99,8 @@ def test_returns_plain_floats_for_every_metric():
     out = compute_metrics(list(METRICS), preds, refs)
     assert set(out) == set(METRICS)
     assert all(type(v) is float for v in out.values())
+
+
+def test_every_metric_has_a_worst_score():
+    from aux_select.metrics import SEQUENCE_METRICS, WORST_SCORE
+    assert set(WORST_SCORE) == set(METRICS) | set(SEQUENCE_METRICS)

@@ -154,3 +154,19 @@ def test_reproduce_runs_each_primary_once_then_writes_the_tables(data_dir, tmp_p
     assert "Single-Task" in table and "NO-SEL" in table and "RTE" in table and "WNLI" in table
     costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
     assert "shared: single-task run" in costs
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_08_mixed_objectives(data_dir, tmp_path):
+    # a tagging primary: its bandit rewards, trial stops and report scores are entity/token metrics
+    summary = run_notebook("08_mixed_objectives.ipynb", tmp_path, "mixed_mixed_POS.json", primary="POS",
+                           pool="mixed", data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
+    assert summary["candidates"] == ["CoLA", "SST-2", "MRPC", "MNLI-proxy", "QNLI-proxy", "RTE", "WNLI",
+                                     "STS-B", "NER", "Chunking"]  # QQP has no local files
+    assert {r["candidate"] for r in summary["ranking"]} == set(summary["candidates"])
+    results = {r["method"]: r for r in summary["comparison"]["results"]}
+    assert list(results) == ["Single-Task", "AutoSeM-p1", "AutoSeM", "GradTS-thres", "GradTS-trial", "GradTS-fg"]
+    assert all(set(r["report"]) == {"token_accuracy"} for r in results.values())
+    assert set(results["AutoSeM"]["selected"]) <= set(summary["candidates"])
+    assert (tmp_path / "figures" / "08_mixed_tau_matrix.png").stat().st_size > 10_000
