@@ -64,28 +64,29 @@ def heuristic_order(kind: str, primary: str, stats: dict[str, dict]) -> list[tup
 def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, *,
               profile: str | Profile = "cpu", seed: int = 0, data_dir: str | os.PathLike | None = None,
               store: Store | None = None, progress: bool = True) -> SelectionResult:
-    """HEU-Size / HEU-Type / HEU-Len: candidates added in the heuristic's order, one MTL run each
-    on the select split, the best-scoring prefix kept (the primary alone included)."""
+    """HEU-Size / HEU-Type / HEU-Len: GradTS-trial's greedy search (`selection.greedy_prefix`:
+    candidates added one MTL run at a time, stopping at the first drop in the select score) in
+    the heuristic's order instead of Kendall's tau."""
     candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
     check_pool(primary, candidates)
     tasks = load_tasks([primary, *candidates], profile, data_dir)
     order = heuristic_order(kind, primary, {t.name: task_statistics(t) for t in tasks})
     scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
-    greedy = greedy_prefix([t for t, _ in order], scorer, stop_at_first_drop=False)
+    greedy = greedy_prefix([t for t, _ in order], scorer)
     return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, greedy.selected,
                            scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
 
 
 def heu_size(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Size: largest candidates first, best prefix kept."""
+    """HEU-Size: largest candidates first."""
     return heuristic("size", primary, candidates, **kw)
 
 
 def heu_type(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Type: candidates of the primary's GLUE type first, best prefix kept."""
+    """HEU-Type: candidates of the primary's GLUE type first."""
     return heuristic("type", primary, candidates, **kw)
 
 
 def heu_len(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Len: candidates closest to the primary's average length first, best prefix kept."""
+    """HEU-Len: candidates closest to the primary's average length first."""
     return heuristic("len", primary, candidates, **kw)

@@ -98,7 +98,7 @@ def gradts_trial(primary: str, candidates: Sequence[str] | None = None, *, profi
     """GradTS-trial: greedy in tau order from the single-task score, stopping at the first drop."""
     tasks, ranking, _ = _rank(primary, candidates, profile, seed, data_dir, store, importance, progress)
     scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
-    greedy = greedy_prefix([t for t, _ in ranking], scorer, stop_at_first_drop=True)
+    greedy = greedy_prefix([t for t, _ in ranking], scorer)
     return SelectionResult("GradTS-trial", primary, ranking, greedy.selected,
                            scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
 

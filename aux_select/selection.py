@@ -1,8 +1,11 @@
 """Greedy auxiliary-set search shared by GradTS-trial and the HEU baselines, the scorer that turns
 an auxiliary set into one stored MTL run, and the result every selection method returns.
 
-    greedy_prefix(order, score, stop_at_first_drop=True)   # GradTS-trial
-    greedy_prefix(order, score, stop_at_first_drop=False)  # HEU-*: best prefix kept
+    greedy_prefix(order_by_tau, score)        # GradTS-trial
+    greedy_prefix(order_by_heuristic, score)  # HEU-Size / HEU-Type / HEU-Len
+
+The HEU baselines are the same greedy search in another order, so a comparison of GradTS-trial
+with them measures the order alone.
 """
 from __future__ import annotations
 
@@ -29,14 +32,11 @@ def _value(s: float) -> float:
     return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
 
 
-def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float], *,
-                  stop_at_first_drop: bool) -> GreedyResult:
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> GreedyResult:
     """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
-    starting from `score([])`, the primary alone.
-
-    stop_at_first_drop=True (GradTS-trial): stop at the first set that scores lower than the
-    set before it and keep that previous set; a tie does not stop. False (HEU): try every
-    prefix and keep the best-scoring one, the shortest on ties (the empty set included).
+    starting from `score([])`, the primary alone. Stop at the first set that scores lower than
+    the set before it and keep that previous set (a tie does not stop; a failed, NaN run is a
+    drop): the kept set is the best of those tried.
     """
     base = score([])
     kept, kept_score, current, trials = [], base, [], []
@@ -44,19 +44,18 @@ def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float], *,
         current = [*current, task]
         s = score(current)
         trials.append({"tasks": current, "select_score": s})
-        if stop_at_first_drop:
-            if _value(s) < _value(kept_score):
-                break
-            kept, kept_score = current, s
-        elif _value(s) > _value(kept_score):
-            kept, kept_score = current, s
+        if _value(s) < _value(kept_score):
+            break
+        kept, kept_score = current, s
     return GreedyResult(selected=kept, score=kept_score, base_score=base, trials=trials)
 
 
 class MTLScorer:
     """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
     auxiliary set `aux` at a uniform ratio (stored and reused via `experiment.mtl_run_tasks`).
-    Every run is kept in `runs`, keyed by the auxiliary set."""
+    The run lists the auxiliaries in pool order (the order of `tasks`), whatever order a search
+    added them in: a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are
+    one stored run. Every run is kept in `runs`, keyed by the auxiliary set."""
 
     def __init__(self, tasks: Sequence[TaskData], *, profile: str | Profile = "cpu", seed: int = 0,
                  store: Store | None = None, progress: bool = True):
@@ -66,10 +65,14 @@ class MTLScorer:
         self.runs: dict[tuple[str, ...], RunResult] = {}
 
     def run(self, aux: Sequence[str]) -> RunResult:
-        names = [self.primary, *aux]
-        if tuple(aux) not in self.runs:
-            self.runs[tuple(aux)] = mtl_run_tasks([self.tasks[n] for n in names], [1] * len(names), **self.kw)
-        return self.runs[tuple(aux)]
+        unknown = set(aux) - set(self.tasks)
+        if unknown:
+            raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {list(self.tasks)}")
+        key = tuple(t for t in self.tasks if t in set(aux))  # pool order
+        if key not in self.runs:
+            names = [self.primary, *key]
+            self.runs[key] = mtl_run_tasks([self.tasks[n] for n in names], [1] * len(names), **self.kw)
+        return self.runs[key]
 
     def __call__(self, aux: Sequence[str]) -> float:
         return self.run(aux).select_score

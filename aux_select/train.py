@@ -281,17 +281,18 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
     primary = tasks[0].name
     trainer = Trainer(tasks, encoder, config)
     order = [tasks[i].name for i in mixing_schedule(ratio)]
+    metric = tasks[0].spec.selection_metric
     losses, history, pending, failure = [], [], [], None
-    best_score, best_step, best_weights = -math.inf, 0, None
+    best_score, best_step, best_weights, best_select = -math.inf, 0, None, None
 
     def evaluate_select(step: int) -> bool:
-        """Score the primary on select; keep the weights if best; True if it improved."""
-        nonlocal best_score, best_step, best_weights
-        score = trainer.score(primary, "select")
-        history.append({"step": step, "select_score": score})
-        if score <= best_score:
+        """Score the primary on select; keep the weights (and metrics) if best; True if it improved."""
+        nonlocal best_score, best_step, best_weights, best_select
+        metrics = trainer.evaluate(primary, "select")
+        history.append({"step": step, "select_score": metrics[metric]})
+        if metrics[metric] <= best_score:
             return False
-        best_score, best_step = score, step
+        best_score, best_step, best_select = metrics[metric], step, metrics
         best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
         return True
 
@@ -322,14 +323,15 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
                 evaluate_select(steps)
             if best_step != steps:
                 trainer.model.load_state_dict(best_weights)
-        select = trainer.evaluate(primary, "select")
+            select = best_select  # scored with these weights already: no second pass over select
+        else:
+            select = trainer.evaluate(primary, "select")
         predictions, labels = trainer.predict(primary, "report")
         report = task_metrics(tasks[0].spec, predictions, labels)
         predictions, labels = _plain(predictions, tasks[0]), _plain(labels, tasks[0])
     else:
         select = {m: math.nan for m in tasks[0].spec.metrics}
         report, predictions, labels = dict(select), None, None
-    metric = tasks[0].spec.selection_metric
     return dict(
         tasks=[t.name for t in tasks], ratio=ratio, select=select, report=report,
         select_score=select[metric], report_score=report[metric], losses=losses, steps=steps,

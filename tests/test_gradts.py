@@ -85,7 +85,7 @@ def fake_scorer(table: dict[tuple, float]):
 def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
     score, calls = fake_scorer({(): 0.60, ("A",): 0.62, ("A", "B"): 0.62, ("A", "B", "C"): 0.58,
                                 ("A", "B", "C", "D"): 0.90})
-    out = greedy_prefix(["A", "B", "C", "D"], score, stop_at_first_drop=True)
+    out = greedy_prefix(["A", "B", "C", "D"], score)
     assert out.selected == ["A", "B"] and out.score == 0.62 and out.base_score == 0.60  # a tie goes on
     assert calls == [(), ("A",), ("A", "B"), ("A", "B", "C")]  # D is never tried
     assert [t["tasks"] for t in out.trials] == [["A"], ["A", "B"], ["A", "B", "C"]]
@@ -93,23 +93,13 @@ def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
 
 def test_trial_keeps_nothing_when_the_first_candidate_hurts():
     score, calls = fake_scorer({(): 0.6, ("A",): 0.5})
-    out = greedy_prefix(["A", "B"], score, stop_at_first_drop=True)
+    out = greedy_prefix(["A", "B"], score)
     assert out.selected == [] and out.score == 0.6 and len(calls) == 2
 
 
 def test_a_failed_run_counts_as_a_drop():
     score, _ = fake_scorer({(): 0.6, ("A",): 0.7, ("A", "B"): math.nan})
-    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=True).selected == ["A"]
-    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=False).selected == ["A"]
-
-
-def test_heu_keeps_the_best_prefix_after_trying_all():
-    table = {(): 0.60, ("A",): 0.55, ("A", "B"): 0.70, ("A", "B", "C"): 0.65}
-    score, calls = fake_scorer(table)
-    out = greedy_prefix(["A", "B", "C"], score, stop_at_first_drop=False)
-    assert out.selected == ["A", "B"] and out.score == 0.70 and len(calls) == 4
-    score, _ = fake_scorer({(): 0.7, ("A",): 0.7, ("A", "B"): 0.6})  # ties keep the shorter set
-    assert greedy_prefix(["A", "B"], score, stop_at_first_drop=False).selected == []
+    assert greedy_prefix(["A", "B"], score).selected == ["A"]
 
 
 STATS = {  # hand-made task_statistics rows
@@ -237,13 +227,28 @@ def test_gradts_and_heuristics_end_to_end(data_dir, tmp_path):
     kw = dict(profile="smoke", data_dir=data_dir, store=Store(tmp_path), progress=False)
     trial = gradts_trial("WNLI", ["RTE", "MRPC"], importance=FAST, **kw)
     assert [t for t, _ in trial.order] in (["RTE", "MRPC"], ["MRPC", "RTE"])
-    assert trial.trials and trial.run.tasks == ["WNLI", *trial.selected]
+    assert trial.trials and trial.run.tasks[0] == "WNLI" and set(trial.run.tasks[1:]) == set(trial.selected)
     thres = gradts_thres("WNLI", ["RTE", "MRPC"], importance=FAST, threshold=-1.0, **kw)
     assert thres.selected == [t for t, _ in thres.order] and thres.order == trial.order
     fg = gradts_fg("WNLI", ["RTE", "MRPC"], importance=FAST, trial=trial, threshold=-1.0, **kw)
     assert set(fg.kept_fraction) == set(trial.selected)  # tau >= -1 keeps every constant-free row
     assert all(f > 0.9 for f in fg.kept_fraction.values())
     heu = heu_size("WNLI", ["RTE", "MRPC"], **kw)
-    assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and len(heu.trials) == 2
+    assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and heu.trials[0]["tasks"] == ["MRPC"]
+    assert len(heu.trials) == (2 if heu.selected else 1)  # the greedy stops at the first drop
     assert heu_type("WNLI", ["MRPC", "RTE"], **kw).order[0][0] == "RTE"
     assert heu_len("WNLI", ["RTE", "MRPC"], **kw).method == "HEU-Len"
+
+
+@pytest.mark.data
+def test_a_set_is_one_run_whatever_order_the_search_added_it_in(data_dir, tmp_path):
+    from aux_select.experiment import load_tasks
+    from aux_select.selection import MTLScorer
+    tasks = load_tasks(["WNLI", "RTE", "MRPC"], "smoke", data_dir)
+    store = Store(tmp_path)
+    first = MTLScorer(tasks, profile="smoke", store=store, progress=False).run(["MRPC", "RTE"])
+    again = MTLScorer(tasks, profile="smoke", store=store, progress=False).run(["RTE", "MRPC"])
+    assert first.tasks == again.tasks == ["WNLI", "RTE", "MRPC"]  # pool order
+    assert len(list((tmp_path / "run").glob("*.json"))) == 1
+    with pytest.raises(ValueError, match="not in this scorer's pool"):
+        MTLScorer(tasks, profile="smoke", progress=False).run(["CoLA"])
