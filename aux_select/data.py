@@ -25,8 +25,8 @@ from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_dat
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .readers import convert_row, read_local_file
-from .tasks import CLASSIFICATION, IGNORE, REGRESSION, TAGGING, TaskSpec, get_task
+from .readers import read_local_file
+from .tasks import IGNORE, TAGGING, TaskSpec, get_task
 
 HELD_OUT_REPORT_FRACTION = 0.2  # share of the source kept back as report when there is no dev file
                                 # (proxies: of the dev file; chunking: of the train file)
@@ -52,7 +52,8 @@ class TaskData:
 
 # ----------------------------------------------------------------------------- datasets
 
-def _to_dataset(rows: list[dict], spec: TaskSpec) -> Dataset:
+def rows_to_dataset(rows: list[dict], spec: TaskSpec) -> Dataset:
+    """Rows in our columns (`readers.convert_row`) as a Dataset with the task's label features."""
     if spec.objective == TAGGING:  # a sentence per row: its words and one tag id per word
         features = {"words": List(Value("string")), "label": List(ClassLabel(names=list(spec.labels)))}
     else:
@@ -90,12 +91,12 @@ def _load_sources(spec: TaskSpec, root: Path | None,
                 f"{spec.name} is built from {spec.local_report.path}, which was not found under "
                 f"{root or '(no data_dir)'}; pass data_dir= or set AUX_SELECT_DATA to a folder "
                 f"holding it, or use the real task {spec.proxy_of!r} from the hub")
-        dev = _to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec)
+        dev = rows_to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec)
         return dev, None, f"local:{root / spec.local_report.path}"
     if root is not None and (root / spec.local_train.path).exists():
-        train = _to_dataset(read_local_file(root, spec.local_train, spec, check_rows), spec)
+        train = rows_to_dataset(read_local_file(root, spec.local_train, spec, check_rows), spec)
         report = (None if spec.local_report is None else
-                  _to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec))
+                  rows_to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec))
         return train, report, f"local:{root / spec.local_train.path.rsplit('/', 1)[0]}"
     where = (f"{spec.local_train.path} is not under data_dir/AUX_SELECT_DATA "
              f"({root or 'neither is set'})")
@@ -334,38 +335,3 @@ def collator(encoded: Dataset, tokenizer: PreTrainedTokenizerBase):
     if isinstance(encoded.features["labels"], (List, datasets.Sequence)):
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
     return DataCollatorWithPadding(tokenizer)
-
-
-# ----------------------------------------------------------------------------- synthetic tasks
-
-def synthetic_task(name: str = "toy", *, n_train: int = 64, n_select: int = 32, n_report: int = 32,
-                   pair: bool = False, regression: bool = False, tagging: bool = False,
-                   seed: int = 0) -> TaskData:
-    """A tiny learnable task for tests: the label is whether the sentence says "good" more
-    often than "bad" (regression: the difference; tagging: each "good" is B-POS, each "bad"
-    B-NEG, every other word O, scored by entity F1)."""
-    rng = np.random.default_rng(seed)
-    objective = TAGGING if tagging else REGRESSION if regression else CLASSIFICATION
-    labels = {TAGGING: ("O", "B-POS", "B-NEG"), REGRESSION: None, CLASSIFICATION: ("neg", "pos")}[objective]
-    metric = {TAGGING: "entity_f1", REGRESSION: "pearson", CLASSIFICATION: "accuracy"}[objective]
-    spec = TaskSpec(name=name, objective=objective, text_keys=("a", "b") if pair else ("a",),
-                    label_key="label", labels=labels, metrics=(metric,), selection_metric=metric,
-                    glue_type="synthetic", train_size=n_train)
-    filler = ["the", "film", "was", "a", "plot", "and", "it", "very", "story"]
-
-    def rows(n):
-        out = []
-        for _ in range(n):
-            good, bad = rng.integers(0, 4, size=2)
-            words = list(rng.choice(filler, size=rng.integers(3, 12))) + ["good"] * good + ["bad"] * bad
-            rng.shuffle(words)
-            row = {"a": " ".join(words), "b": " ".join(rng.choice(filler, size=4)),
-                   "label": str(float(good - bad)) if regression else str(int(good > bad))}
-            if tagging:
-                row = {"a": [str(w) for w in words],
-                       "label": [{"good": "B-POS", "bad": "B-NEG"}.get(w, "O") for w in words]}
-            out.append(convert_row(spec, row, Path("<synthetic>"), 0))
-        return _to_dataset(out, spec)
-
-    return TaskData(spec, rows(n_train), rows(n_select), rows(n_report),
-                    source="synthetic", notes="synthetic test task")

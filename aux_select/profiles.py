@@ -65,8 +65,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
         encoder=EncoderConfig(name="minilm", max_len=128),
         # lr 1e-4 at batch 16 trained RTE best among 5e-5/1e-4/2e-4 (small encoders like a
         # higher rate than BERT-base's 2e-5..5e-5). 150 steps (2400 examples, about one epoch of
-        # RTE) keeps one MTL run near 2-3 minutes on two cores (every method for RTE: 77 min,
-        # issue 6 wants under 60); 300 steps scored RTE no better (report 0.549)
+        # RTE) keep one MTL run near 2 minutes on two cores, and every method for one primary
+        # and seed under the hour (RTE: 52 min, each part counted once); 300 steps scored RTE
+        # no better (report 0.549)
         train=TrainConfig(max_steps=150, batch_size=16, lr=1e-4, eval_every=50),
         select_cap=500, train_cap=4000,
         bandit_rounds=60, batches_per_round=5, bandit_eval_size=200,

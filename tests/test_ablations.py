@@ -7,7 +7,7 @@ import pytest
 
 from aux_select import ablations, baselines, mixing
 from aux_select.ablations import AblationResult, educated_guesses, grid_ratios, run_ablations, run_grid
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.profiles import get_profile
 from aux_select.train import RunResult
 

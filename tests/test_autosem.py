@@ -7,7 +7,7 @@ import pytest
 from aux_select import autosem
 from aux_select.autosem import Stage1Result, autosem_p1, run_stage1, thompson_stage1
 from aux_select.bandit import ThompsonBandit, select_auxiliary
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.models import EncoderConfig
 from aux_select.profiles import get_profile
 from aux_select.store import Store

@@ -68,6 +68,8 @@ def test_cost_counts_shared_work_once_and_apart():
     assert table.loc["Single-Task", "wall time (min)"] == 0.0
     assert table.loc["shared: matrices", "wall time (min)"] == 10.0
     assert "head-importance" in table.loc["GradTS-trial", "uses shared"]
+    # every method once: GradTS-trial's run (the same part twice), single-task, the matrices
+    assert table.loc["all methods once, every part counted once", "wall time (min)"] == 2.0 + 1.0 + 10.0
     unknown = fake("GradTS-fg", parts=[run, {"what": "instances", "wall_time_s": math.nan, "peak_memory_mb": math.nan}])
     assert math.isnan(unknown.wall_time_s) and unknown.peak_memory_mb == 2048.0  # the peaks that were recorded
 
@@ -86,3 +88,10 @@ def test_selection_matrix_is_the_fraction_of_seeds():
 def test_unknown_method_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="unknown method.*GradTS-thres"):
         run_methods("RTE", ["GradTS-magic"], candidates=["MRPC"])
+
+
+def test_one_experiment_has_one_part_name_whichever_method_ran_it():
+    from aux_select.compare import _run_what
+    assert _run_what(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == _run_what(["RTE", "MRPC", "WNLI"])  # NO-SEL, HEU
+    assert _run_what(["RTE"], [1]) == SINGLE_TASK_RUN  # a GP ratio that dropped every auxiliary
+    assert _run_what(["RTE", "MRPC"], [7, 1]) != _run_what(["RTE", "MRPC"], [1, 7])

@@ -3,10 +3,10 @@ import pytest
 from transformers import AutoTokenizer
 
 from aux_select import data as data_mod
-from aux_select.data import (DataNotFoundError, available_tasks, load_task,
-                             make_loader, synthetic_task, task_statistics, tokenize)
-from aux_select.readers import DataFormatError, read_local_file
+from aux_select.data import DataNotFoundError, available_tasks, load_task, make_loader, task_statistics, tokenize
 from aux_select.models import bundled_minilm_path
+from aux_select.readers import DataFormatError, read_local_file
+from aux_select.synthetic import synthetic_task
 from aux_select.tasks import GLUE_CLASSIFICATION, LocalFile, TaskSpec, get_task, register_task, task_names
 
 # official row counts (../shared/data/README.md): train, dev

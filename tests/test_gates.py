@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, ElectraConfig, ElectraModel, RobertaConfig, RobertaModel
 
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.gates import attention_outputs, gate_shape, head_gates
 from aux_select.gradts import example_losses, gate_grads
 from aux_select.models import EncoderConfig, build_model, load_tokenizer

@@ -6,7 +6,7 @@ import pytest
 
 from aux_select import gradts
 from aux_select.baselines import heu_len, heu_size, heu_type, heuristic_order
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.experiment import run_spec
 from aux_select.gradts import (ImportanceConfig, importance_matrices, instance_importance, kendall_tau,
                                normalise, rank_candidates, sample_indices, task_importance,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aux_select import autosem, experiment, mixing
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.mixing import (AutoSemResult, Stage2Result, best_point, run_autosem, run_stage2,
                                search_ratio)
 from aux_select.profiles import get_profile

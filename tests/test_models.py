@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.models import BiLSTMEncoder, EncoderConfig, TransformerEncoder, build_model, load_tokenizer
 from aux_select.tasks import TaskSpec
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from aux_select.data import synthetic_task
+from aux_select.synthetic import synthetic_task
 from aux_select.models import EncoderConfig
 from aux_select.train import PeakMemory, TrainConfig, mixing_schedule, run_mtl, validate_ratio
 
