@@ -249,9 +249,11 @@ def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, met
     `method` and `baseline` are (seeds, rows), or one seed's rows: each resample averages the
     metric over seeds. Tagging: a row is a sentence's tag ids (pass `tag_names`), always with
     the seeds axis."""
-    labels = as_rows(labels)
-    one_seed = lambda preds: not isinstance(preds[0], (list, tuple, np.ndarray))  # a number per row
-    method, baseline = ([as_rows(p) for p in ([preds] if one_seed(preds) else preds)] for preds in (method, baseline))
+    def per_seed(preds) -> list[np.ndarray]:
+        one_seed = not isinstance(preds[0], (list, tuple, np.ndarray))  # a number per row
+        return [as_rows(p) for p in ([preds] if one_seed else preds)]
+
+    labels, method, baseline = as_rows(labels), per_seed(method), per_seed(baseline)
 
     def gain(rows: np.ndarray) -> float:
         score = lambda preds: np.mean([compute_metrics((metric,), p[rows], labels[rows], tag_names)[metric]

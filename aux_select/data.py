@@ -146,18 +146,18 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int
     root = data_root(data_dir)
     train_src, report_src, source = _load_sources(spec, root, check_rows)
     rng = np.random.default_rng(seed)
-    notes, n_source = [], len(train_src)
+    notes = []
+    if spec.proxy_of is not None:  # said first, wherever the notes are shown
+        notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only; "
+                     f"never report it as {spec.proxy_of}")
+    elif len(train_src) < spec.train_size:
+        notes.append(f"partial: {len(train_src)} of {spec.train_size} official train rows")
     if report_src is None:
         order = rng.permutation(len(train_src))
         n_report = round(len(order) * HELD_OUT_REPORT_FRACTION)
         report_src, train_src = train_src.select(order[:n_report]), train_src.select(order[n_report:])
         notes.append(f"no dev file: {n_report} rows held out of the source as report (seed {seed}), "
                      "the rest as train/select")
-    if spec.proxy_of is not None:
-        notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only; "
-                     f"never report it as {spec.proxy_of}")
-    elif n_source < spec.train_size:
-        notes.append(f"partial: {n_source} of {spec.train_size} official train rows")
     order = rng.permutation(len(train_src))
     n_select = _take(len(order), select_fraction, select_cap)
     select, pool = order[:n_select], order[n_select:]
