@@ -170,4 +170,5 @@ def test_08_mixed_objectives(data_dir, tmp_path):
     assert list(results) == ["Single-Task", "AutoSeM-p1", "AutoSeM", "GradTS-thres", "GradTS-trial", "GradTS-fg"]
     assert all(set(r["report"]) == {"token_accuracy"} for r in results.values())
     assert set(results["AutoSeM"]["selected"]) <= set(summary["candidates"])
-    assert (tmp_path / "figures" / "08_mixed_POS_tau_matrix.png").stat().st_size > 10_000
+    for figure in ("08_mixed_POS_tau_matrix.png", "08_mixed_POS_selection.png"):
+        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
