@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from . import autosem, baselines, gradts, gradts_select, mixing
 from .experiment import check_pool, load_tasks
-from .metrics import as_rows, compute_metrics
+from .metrics import CONFUSION_METRICS, as_rows, compute_metrics, confusion_metric
 from .profiles import Profile, get_profile
 from .selection import SelectionResult
 from .store import Store
@@ -254,16 +254,31 @@ def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, met
         return [as_rows(p) for p in ([preds] if one_seed else preds)]
 
     labels, method, baseline = as_rows(labels), per_seed(method), per_seed(baseline)
-
-    def gain(rows: np.ndarray) -> float:
-        score = lambda preds: np.mean([compute_metrics((metric,), p[rows], labels[rows], tag_names)[metric]
-                                       for p in preds])
-        return score(method) - score(baseline)
-
+    n = len(labels)
     rng = np.random.default_rng(seed)
-    draws = np.array([gain(rng.integers(0, len(labels), len(labels))) for _ in range(n_resamples)])
+    # a resample is how often it draws each row; the first is the report rows as they are
+    counts = np.stack([np.ones(n, dtype=int)] + [np.bincount(rng.integers(0, n, n), minlength=n)
+                                                 for _ in range(n_resamples)])  # (1 + resamples, rows)
+    gains = _resample_scores(metric, method, labels, counts, tag_names) - \
+        _resample_scores(metric, baseline, labels, counts, tag_names)
     tail = 100 * (1 - confidence) / 2
-    return gain(np.arange(len(labels))), float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))
+    return float(gains[0]), float(np.percentile(gains[1:], tail)), float(np.percentile(gains[1:], 100 - tail))
+
+
+def _resample_scores(metric: str, predictions: list[np.ndarray], labels: np.ndarray, counts: np.ndarray,
+                     tag_names: Sequence[str] | None) -> np.ndarray:
+    """The metric on each resample (a row of `counts`), averaged over seeds: shape (resamples,)."""
+    if metric in CONFUSION_METRICS:
+        k = int(max(labels.max(), *(p.max() for p in predictions))) + 1
+        scores = []
+        for preds in predictions:
+            cells = np.zeros((len(labels), k * k))
+            cells[np.arange(len(labels)), labels.astype(int) * k + preds.astype(int)] = 1  # each row's confusion cell
+            scores.append(confusion_metric(metric, (counts @ cells).reshape(-1, k, k)))  # (R, n) @ (n, k*k) -> (R, k, k)
+        return np.mean(scores, axis=0)
+    rows = [np.repeat(np.arange(len(labels)), c) for c in counts]  # every metric here ignores row order
+    return np.array([np.mean([compute_metrics((metric,), p[r], labels[r], tag_names)[metric] for p in predictions])
+                     for r in rows])
 
 
 def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Task", n_resamples: int = 1000,

@@ -2,11 +2,13 @@
 
     python -m aux_select.reproduce --primaries RTE MRPC --seeds 0 1 2 --profile cpu
 
-For each primary, `notebooks/06_compare.ipynb` runs through papermill (its executed copy lands
-in <out>/notebooks/); a primary whose summary already covers the asked methods and seeds is
-skipped. Every run inside goes through the store, so an interrupted reproduction loses at most
-the run in progress: start the same command again. Then the aggregate tables (markdown + CSV)
-and figures are written from every requested primary's summary.
+For each primary, `notebooks/06_compare.ipynb` runs through papermill, with a progress bar over
+its cells; its executed copy lands in <out>/notebooks/ and is saved as it runs (papermill saves a
+long cell's output every 30 s), so the runs started so far can be read there. A primary whose
+summary already covers the asked methods and seeds is skipped. Every run inside goes through the
+store, so an interrupted reproduction loses at most the run in progress: start the same command
+again. Then the aggregate tables (markdown + CSV) and figures are written from every requested
+primary's summary, primaries in GLUE order.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .compare import METHODS, Comparison, bootstrap_gains, comparison_table, cos
 from .experiment import output_dirs
 from .plots import plot_gains, plot_selection_matrix, save
 from .profiles import get_profile
+from .tasks import REGISTRY
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
 
@@ -49,7 +52,7 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
     executed = out_dir / "notebooks" / f"06_compare_{primary}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(NOTEBOOK), str(executed), cwd=str(Path.cwd()), progress_bar=False,
+        str(NOTEBOOK), str(executed), cwd=str(Path.cwd()), progress_bar=True,
         parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
                     "data_dir": data_dir, "out_dir": str(out_dir), "figures_dir": str(figures_dir),
                     "store_dir": str(store_dir)})
@@ -67,7 +70,10 @@ def _markdown(table: pd.DataFrame, index: bool) -> str:
 
 
 def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dict[str, Path]:
-    """The tables (markdown and CSV) and figures over every primary with a summary."""
+    """The tables (markdown and CSV) and figures over every primary with a summary, primaries in
+    registry (GLUE) order whatever order they were named in, so one set of results gives one table."""
+    known = list(REGISTRY)
+    primaries = sorted(dict.fromkeys(primaries), key=lambda p: known.index(p) if p in known else len(known))
     comparisons = [Comparison.from_dict(json.loads(summary_path(out_dir, p).read_text()))
                    for p in primaries if summary_path(out_dir, p).exists()]
     if not comparisons:

@@ -1,4 +1,5 @@
-"""Each metric against a value worked out by hand from its definition."""
+"""Each metric against a value worked out by hand from its definition; the vectorised
+confusion-matrix forms (used by the bootstrap) against scikit-learn."""
 
 import math
 import warnings
@@ -6,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from aux_select.metrics import METRICS, compute_metrics
+from aux_select.metrics import CONFUSION_METRICS, METRICS, compute_metrics, confusion_metric
 
 # references / predictions with confusion matrix (positive class 1):
 #   tp = 2 (idx 0, 1), fn = 1 (idx 2), fp = 1 (idx 3), tn = 2 (idx 4, 5)
@@ -104,3 +105,24 @@ def test_returns_plain_floats_for_every_metric():
 def test_every_metric_has_a_worst_score():
     from aux_select.metrics import SEQUENCE_METRICS, WORST_SCORE
     assert set(WORST_SCORE) == set(METRICS) | set(SEQUENCE_METRICS)
+
+
+@pytest.mark.parametrize("name", CONFUSION_METRICS)
+@pytest.mark.parametrize("classes", [2, 3])
+def test_confusion_metric_is_scikit_learn_with_counts_as_weights(name, classes):
+    if name == "f1" and classes > 2:
+        pytest.skip("f1 is the binary positive-class F1")
+    rng = np.random.default_rng(0)
+    labels, preds = rng.integers(0, classes, 60), rng.integers(0, classes, 60)
+    counts = rng.integers(0, 4, (5, 60))  # five resamples, as row counts
+    confusion = np.zeros((5, classes, classes))
+    for r in range(5):
+        np.add.at(confusion[r], (labels, preds), counts[r])
+    expected = [METRICS[name](np.repeat(preds, c), np.repeat(labels, c)) for c in counts]
+    np.testing.assert_allclose(confusion_metric(name, confusion), expected, atol=1e-12)
+
+
+def test_confusion_metric_degenerate_cases_are_zero_as_in_scikit_learn():
+    never_positive = np.array([[5.0, 0.0], [3.0, 0.0]])  # no true positive, nothing predicted positive
+    assert confusion_metric("matthews", never_positive) == 0.0 == METRICS["matthews"](np.zeros(8), np.r_[np.zeros(5), np.ones(3)])
+    assert confusion_metric("f1", np.array([[4.0, 0.0], [0.0, 0.0]])) == 0.0
