@@ -24,7 +24,7 @@ from .compare import METHODS, Comparison, bootstrap_gains, comparison_table, cos
 from .experiment import output_dirs
 from .plots import plot_gains, plot_selection_matrix, save
 from .profiles import get_profile
-from .tasks import REGISTRY
+from .tasks import task_names
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
 
@@ -72,7 +72,7 @@ def _markdown(table: pd.DataFrame, index: bool) -> str:
 def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dict[str, Path]:
     """The tables (markdown and CSV) and figures over every primary with a summary, primaries in
     registry (GLUE) order whatever order they were named in, so one set of results gives one table."""
-    known = list(REGISTRY)
+    known = task_names()
     primaries = sorted(dict.fromkeys(primaries), key=lambda p: known.index(p) if p in known else len(known))
     comparisons = [Comparison.from_dict(json.loads(summary_path(out_dir, p).read_text()))
                    for p in primaries if summary_path(out_dir, p).exists()]
