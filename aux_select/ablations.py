@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -18,13 +17,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .autosem import run_stage1
-from .baselines import default_candidates, single_task
+from .baselines import single_task
 from .data import available_tasks
-from .experiment import check_pool
+from .experiment import Experiment, as_experiment
 from .metrics import WORST_SCORE
 from .mixing import Stage2Result, check_search, check_selection, ratio_trial, run_stage2
-from .profiles import Profile, get_profile
-from .store import Store
+from .store import JsonResult
 from .tasks import GLUE_CLASSIFICATION, get_task
 
 # the paper's educated guesses (§6.1): tasks a person would pick for the primary by hand
@@ -81,21 +79,20 @@ def grid_ratios(n_tasks: int, n_points: int, max_ratio: int = 20, seed: int = 0)
     return grid
 
 
-def run_grid(primary: str, selected: Sequence[str], *, profile: str | Profile = "cpu", seed: int = 0,
-             data_dir: str | os.PathLike | None = None, store: Store | None = None,
-             n_calls: int | None = None, progress: bool = True) -> Stage2Result:
+def run_grid(primary: str, selected: Sequence[str], exp: Experiment | None = None, *, n_calls: int | None = None,
+             **settings) -> Stage2Result:
     """"w/o Stage-2": the ratio of `primary` and `selected` chosen from `grid_ratios`, with as
-    many runs as the GP gets (profile's `gp_calls` unless `n_calls`). Every run is stored, so
+    many runs as the GP gets (`profile.gp.calls` unless `n_calls`). Every run is stored, so
     an interrupted grid resumes where it stopped."""
-    profile = get_profile(profile)
+    exp = as_experiment(exp, **settings)
     selected = check_selection(primary, selected)
     names = [primary, *selected]
-    n_calls = n_calls if n_calls is not None else profile.gp_calls
-    ratios = grid_ratios(len(names), n_calls, profile.max_ratio, seed)
-    trials = [ratio_trial(names, r, profile=profile, seed=seed, data_dir=data_dir, store=store, progress=progress)
-              for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not progress, leave=False)]
+    n_calls = n_calls if n_calls is not None else exp.profile.gp.calls
+    ratios = grid_ratios(len(names), n_calls, exp.profile.gp.max_ratio, exp.seed)
+    trials = [ratio_trial(exp, names, r)
+              for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not exp.progress, leave=False)]
     metric = get_task(primary).selection_metric
-    settings = {"method": "grid", "n_calls": n_calls, "max_ratio": profile.max_ratio, "seed": seed,
+    settings = {"method": "grid", "n_calls": n_calls, "max_ratio": exp.profile.gp.max_ratio, "seed": exp.seed,
                 "worst_score": WORST_SCORE[metric]}
     return Stage2Result.from_trials(names, trials, metric, settings)
 
@@ -112,7 +109,7 @@ class AblationRow:
 
 
 @dataclass
-class AblationResult:
+class AblationResult(JsonResult):
     primary: str
     metric: str                      # the primary's selection metric, both columns
     rows: list[AblationRow]
@@ -125,11 +122,8 @@ class AblationResult:
                               f"select {self.metric}": r.select_score, f"report {self.metric}": r.report_score,
                               "runs": r.runs, "note": r.note} for r in self.rows]).set_index("setup")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, d: dict) -> "AblationResult":
+    def from_json(cls, d: dict) -> "AblationResult":
         return cls(**{**d, "rows": [AblationRow(**r) for r in d["rows"]]})
 
 
@@ -139,37 +133,34 @@ def _search_row(name: str, result: Stage2Result, note: str = "") -> AblationRow:
                        runs=len(result.trials), note=note)
 
 
-def run_ablations(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-                  seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                  n_calls: int | None = None, progress: bool = True) -> AblationResult:
+def run_ablations(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None, *,
+                  n_calls: int | None = None, **settings) -> AblationResult:
     """Every row of AutoSeM Table 2 for `primary` (candidates=None: every available
     classification task). Stage 1 runs once and serves w/o Stage-2 and Final MTL."""
-    profile = get_profile(profile)
-    candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
-    check_pool(primary, candidates)
-    n_calls = n_calls if n_calls is not None else profile.gp_calls
-    check_search(1 + len(candidates), n_calls, profile.gp_initial_points, profile.max_ratio)
-    kw = dict(profile=profile, seed=seed, data_dir=data_dir, store=store, progress=progress)
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates)
+    n_calls = n_calls if n_calls is not None else exp.profile.gp.calls
+    check_search(1 + len(candidates), n_calls, exp.profile.gp.initial_points, exp.profile.gp.max_ratio)
     metric = get_task(primary).selection_metric
 
-    alone = single_task(primary, **kw)
+    alone = single_task(primary, exp)
     rows = [AblationRow("Baseline", alone.tasks, alone.ratio, alone.select_score, alone.report_score, 1,
                         "the primary alone")]
-    for guess in educated_guesses(primary, available_tasks(data_dir)):
+    for guess in educated_guesses(primary, available_tasks(exp.data_dir)):
         if not guess["tasks"]:
             rows.append(AblationRow(guess["name"], [], [], math.nan, math.nan, 0, guess["note"]))
             continue
         names = [primary, *guess["tasks"]]
-        trial = ratio_trial(names, [1] * len(names), **kw)
+        trial = ratio_trial(exp, names, [1] * len(names))
         note = "; ".join(filter(None, ["educated guess, uniform ratio", guess["note"], trial.failure]))
         rows.append(AblationRow(guess["name"], names, trial.ratio, trial.select_score, trial.report_score, 1, note))
-    every = run_stage2(primary, candidates, n_calls=n_calls, **kw)
+    every = run_stage2(primary, candidates, exp, n_calls=n_calls)
     rows.append(_search_row("w/o Stage-1", every, "GP over every candidate"))
-    stage1 = run_stage1(primary, candidates, **kw)
-    grid = run_grid(primary, stage1.selected, n_calls=n_calls, **kw)
+    stage1 = run_stage1(primary, candidates, exp)
+    grid = run_grid(primary, stage1.selected, exp, n_calls=n_calls)
     rows.append(_search_row("w/o Stage-2", grid, "stage-1 selection, ratio from a grid"))
-    final = run_stage2(primary, stage1.selected, n_calls=n_calls, **kw)
+    final = run_stage2(primary, stage1.selected, exp, n_calls=n_calls)
     rows.append(_search_row("Final MTL", final, "stage-1 selection, GP ratio"))
-    settings = {"profile": profile.name, "seed": seed, "n_calls": n_calls, "candidates": candidates,
+    settings = {"profile": exp.profile.label, "seed": exp.seed, "n_calls": n_calls, "candidates": candidates,
                 "selected": stage1.selected}
     return AblationResult(primary, metric, rows, settings)

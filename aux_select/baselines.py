@@ -2,38 +2,26 @@
 GradTS §5.3's greedy heuristics HEU-Size, HEU-Type and HEU-Len."""
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
-from .data import available_tasks, task_statistics
-from .experiment import check_pool, load_tasks, mtl_run
-from .profiles import Profile
+from .data import task_statistics
+from .experiment import Experiment, as_experiment
 from .selection import MTLScorer, SelectionResult, greedy_prefix
-from .store import Store
 from .train import RunResult
 
 
-def single_task(primary: str, *, profile: str | Profile = "cpu", seed: int = 0,
-                data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                progress: bool = True) -> RunResult:
-    """The primary trained alone."""
-    return mtl_run([primary], [1], profile=profile, seed=seed, data_dir=data_dir, store=store,
-                   progress=progress)
+def single_task(primary: str, exp: Experiment | None = None, **settings) -> RunResult:
+    """The primary trained alone. `exp` or the keywords of `Experiment` (profile, seed, ...)."""
+    return as_experiment(exp, **settings).run([primary], [1])
 
 
-def default_candidates(primary: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """The GLUE classification pool that the data can provide, minus the primary."""
-    return [t for t in available_tasks(data_dir) if t != primary]
-
-
-def no_sel(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-           seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-           progress: bool = True) -> RunResult:
-    """NO-SEL: the primary with every candidate at a uniform 1:1:…:1 ratio."""
-    candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
-    check_pool(primary, candidates)
-    return mtl_run([primary, *candidates], [1] * (1 + len(candidates)), profile=profile, seed=seed,
-                   data_dir=data_dir, store=store, progress=progress)
+def no_sel(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+           **settings) -> RunResult:
+    """NO-SEL: the primary with every candidate at a uniform 1:1:…:1 ratio (candidates=None:
+    the GLUE pool the data provides)."""
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates)
+    return exp.run([primary, *candidates], [1] * (1 + len(candidates)))
 
 
 # ----------------------------------------------------------------------------- GradTS §5.3 heuristics
@@ -61,32 +49,16 @@ def heuristic_order(kind: str, primary: str, stats: dict[str, dict]) -> list[tup
     return [(task, key) for _, task, key in sorted(rows)]
 
 
-def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, *,
-              profile: str | Profile = "cpu", seed: int = 0, data_dir: str | os.PathLike | None = None,
-              store: Store | None = None, progress: bool = True) -> SelectionResult:
+def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+              **settings) -> SelectionResult:
     """HEU-Size / HEU-Type / HEU-Len: GradTS-trial's greedy search (`selection.greedy_prefix`:
     candidates added one MTL run at a time, stopping at the first drop in the select score) in
     the heuristic's order instead of Kendall's tau."""
-    candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
-    check_pool(primary, candidates)
-    tasks = load_tasks([primary, *candidates], profile, data_dir)
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates)
+    tasks = exp.tasks([primary, *candidates])
     order = heuristic_order(kind, primary, {t.name: task_statistics(t) for t in tasks})
-    scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
-    greedy = greedy_prefix([t for t, _ in order], scorer)
-    return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, greedy.selected,
-                           scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
-
-
-def heu_size(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Size: largest candidates first."""
-    return heuristic("size", primary, candidates, **kw)
-
-
-def heu_type(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Type: candidates of the primary's GLUE type first."""
-    return heuristic("type", primary, candidates, **kw)
-
-
-def heu_len(primary: str, candidates: Sequence[str] | None = None, **kw) -> SelectionResult:
-    """HEU-Len: candidates closest to the primary's average length first."""
-    return heuristic("len", primary, candidates, **kw)
+    scorer = MTLScorer(exp, [primary, *candidates])
+    selected, trials = greedy_prefix([t for t, _ in order], scorer)
+    return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, selected, scorer.run(selected),
+                           trials=scorer.with_costs(trials))

@@ -7,6 +7,17 @@ Every task becomes three `datasets.Dataset`s with columns `text_a`, [`text_b`,] 
   report - the dev set (GLUE dev, CoNLL-2003 testa, UD dev, MELD dev); used only for final
            numbers. Without a dev file (CoNLL-2000, proxies) it is held out with a seed.
 Sources, in order: `data_dir` argument, `AUX_SELECT_DATA`, the Hugging Face hub.
+
+Local files have their row (tagging: sentence and word) counts checked against the official
+files. A data root that holds a file named `SAMPLE` (readers.SAMPLE_MARKER; its text says what
+the sample is) declares itself a sample rather than the official data, like the test fixtures
+in tests/fixtures/data: those checks are skipped for files under it, and the task's notes say
+"sample data root …" with the rows found, instead of calling the data complete or partial.
+Any other root keeps its checks.
+
+From the hub, columns are renamed to ours and class ids mapped to our labels by name
+(`_hub_to_ours`); a schema that does not fit raises `HubSchemaError`. Only a network or
+offline failure is reported as "the hub could not be reached".
 """
 from __future__ import annotations
 
@@ -25,7 +36,7 @@ from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_dat
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from .readers import read_local_file
+from .readers import SAMPLE_MARKER, is_sample_root, read_local_file
 from .tasks import IGNORE, TAGGING, TaskSpec, get_task
 
 HELD_OUT_REPORT_FRACTION = 0.2  # share of the source kept back as report when there is no dev file
@@ -34,6 +45,10 @@ HELD_OUT_REPORT_FRACTION = 0.2  # share of the source kept back as report when t
 
 class DataNotFoundError(FileNotFoundError):
     """No source has the task; the message names every way to provide it."""
+
+
+class HubSchemaError(ValueError):
+    """A hub dataset whose columns or label names do not fit the task's TaskSpec."""
 
 
 @dataclass
@@ -52,15 +67,21 @@ class TaskData:
 
 # ----------------------------------------------------------------------------- datasets
 
-def rows_to_dataset(rows: list[dict], spec: TaskSpec) -> Dataset:
-    """Rows in our columns (`readers.convert_row`) as a Dataset with the task's label features."""
+def task_features(spec: TaskSpec) -> Features:
+    """Our columns and features for a task, whatever the source (local files or the hub)."""
     if spec.objective == TAGGING:  # a sentence per row: its words and one tag id per word
         features = {"words": List(Value("string")), "label": List(ClassLabel(names=list(spec.labels)))}
     else:
         features = {"text_a": Value("string")} | ({"text_b": Value("string")} if spec.is_pair else {})
         features["label"] = ClassLabel(names=list(spec.labels)) if spec.labels else Value("float32")
+    return Features(features)
+
+
+def rows_to_dataset(rows: list[dict], spec: TaskSpec) -> Dataset:
+    """Rows in our columns (`readers.convert_row`) as a Dataset with the task's label features."""
+    features = task_features(spec)
     columns = {k: [r[k] for r in rows] for k in features}
-    return Dataset.from_dict(columns, features=Features(features))
+    return Dataset.from_dict(columns, features=features)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -76,10 +97,78 @@ def _load_from_hub(spec: TaskSpec, split: str) -> Dataset:
     return load_dataset(*spec.hub, split=split)
 
 
-def _hub_to_ours(ds: Dataset, spec: TaskSpec) -> Dataset:
-    keys = spec.hub_text_keys or spec.text_keys
-    ds = ds.rename_columns(dict(zip(keys, ["text_a", "text_b"][: len(keys)])))
-    return ds.remove_columns([c for c in ds.column_names if c not in ("text_a", "text_b", "label")])
+def _hub_to_ours(ds: Dataset, spec: TaskSpec, split: str | None = None) -> Dataset:
+    """A hub split in our columns and features (`task_features`, as local data gets).
+
+    The text columns (`hub_text_keys`, else `text_keys`) become text_a[/text_b]. Class ids are
+    mapped to ours by label name, since the hub's ClassLabel may list the names in another order
+    (MRPC's F1 counts `equivalent` as positive whichever source the rows came from); -1 (no
+    label) stays -1. A missing column, a label column without class names, or names that differ
+    from `spec.labels` raise `HubSchemaError` naming what was found and what was expected."""
+    where = f"{spec.name} from the hub ({'/'.join(spec.hub or ())}{f', split {split!r}' if split else ''})"
+    keys = list(spec.hub_text_keys or spec.text_keys)
+    missing = [c for c in (*keys, "label") if c not in ds.column_names]
+    if missing:
+        raise HubSchemaError(f"{where}: no column {', '.join(map(repr, missing))}; its columns are "
+                             f"{ds.column_names}, expected text {keys} (TaskSpec.hub_text_keys) and 'label'")
+    ds = ds.select_columns([*keys, "label"]).rename_columns(dict(zip(keys, ["text_a", "text_b"])))
+    ours, feature = task_features(spec), ds.features["label"]
+    if spec.labels is None:  # regression: a numeric score
+        if not (isinstance(feature, Value) and feature.dtype.startswith(("float", "int"))):
+            raise HubSchemaError(f"{where}: label column is {feature}, expected a numeric score")
+        return ds.cast(ours)
+    if not isinstance(feature, ClassLabel):
+        raise HubSchemaError(f"{where}: label column is {feature}, not a ClassLabel, so its ids cannot "
+                             f"be mapped by name to ours {list(spec.labels)}")
+    theirs = list(feature.names)
+    if sorted(theirs) != sorted(spec.labels):
+        raise HubSchemaError(f"{where}: the hub's label names {theirs} do not match ours "
+                             f"{list(spec.labels)} (TaskSpec.labels)")
+    if theirs == list(spec.labels):
+        return ds.cast(ours)
+    to_ours = [spec.labels.index(name) for name in theirs]  # hub id -> our id
+    return ds.map(lambda batch: {"label": [to_ours[i] if i >= 0 else i for i in batch["label"]]},
+                  batched=True, features=ours, desc=f"{spec.name}: hub label ids to ours")
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean the hub could not be reached (offline, DNS, refused, timeout)."""
+    types: list[type[BaseException]] = [ConnectionError, TimeoutError]  # datasets: "Couldn't reach"
+    try:
+        import requests
+        types += [requests.exceptions.ConnectionError, requests.exceptions.Timeout]
+    except ImportError:
+        pass
+    try:
+        import httpx  # huggingface_hub >= 1.0
+        types += [httpx.TransportError]  # ConnectError, TimeoutException, NetworkError, ProxyError
+    except ImportError:
+        pass
+    try:
+        from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+        types += [OfflineModeIsEnabled, LocalEntryNotFoundError]  # offline and not in the cache
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+_OFFLINE_WORDS = ("offline", "connection", "couldn't reach", "could not reach", "timed out",
+                  "name or service not known", "network is unreachable")
+
+
+def _is_network_error(e: BaseException | None) -> bool:
+    """Whether `e`, or an exception it was raised from, says the hub could not be reached."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, _network_errors()):
+            return True
+        local = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+        if (isinstance(e, OSError) and not isinstance(e, local)  # a local file's path may say "offline"
+                and any(w in str(e).lower() for w in _OFFLINE_WORDS)):
+            return True
+        e = e.__cause__
+    return False
 
 
 def _load_sources(spec: TaskSpec, root: Path | None,
@@ -106,8 +195,12 @@ def _load_sources(spec: TaskSpec, root: Path | None,
             f"data_dir= or set AUX_SELECT_DATA to a folder holding {spec.local_train.path} "
             "(the layout of ../shared/data, see its README)")
     try:
-        train, report = (_hub_to_ours(_load_from_hub(spec, s), spec) for s in spec.hub_splits)
-    except Exception as e:  # offline, hub down, or no such config: one message naming every fix
+        hub = [_load_from_hub(spec, s) for s in spec.hub_splits]
+    except Exception as e:
+        if not _is_network_error(e):  # e.g. no such config: its own error, not "unreachable"
+            e.add_note(f"while loading {spec.name} from the Hugging Face hub ({'/'.join(spec.hub)})")
+            raise
+        # offline or hub down: one message naming every fix
         proxy = f"{spec.name}-proxy"
         hint = (f"; offline, the labelled stand-in {proxy!r} (built from the dev file) can be used"
                 if root is not None and proxy in _proxies() else "")
@@ -115,6 +208,7 @@ def _load_sources(spec: TaskSpec, root: Path | None,
             f"no data for {spec.name}: {where} and the Hugging Face hub ({'/'.join(spec.hub)}) could "
             f"not be reached ({type(e).__name__}). Pass data_dir=, set AUX_SELECT_DATA to a folder "
             f"in the classic GLUE layout, or go online{hint}") from e
+    train, report = (_hub_to_ours(ds, spec, s) for ds, s in zip(hub, spec.hub_splits))
     return train, report, f"hub:{'/'.join(spec.hub)}"
 
 
@@ -150,7 +244,13 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int
     if spec.proxy_of is not None:  # said first, wherever the notes are shown
         notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only; "
                      f"never report it as {spec.proxy_of}")
-    elif len(train_src) < spec.train_size:
+    if source.startswith("local:") and is_sample_root(root):  # not the official files: say so
+        found = (f"{len(train_src)} train and {len(report_src)} dev rows" if report_src is not None else
+                 f"{len(train_src)} rows in the {'dev' if spec.proxy_of else 'train'} file")
+        notes.append(f"sample data root ({root / SAMPLE_MARKER}): {found}, not the official files "
+                     f"(official: {spec.train_size} {'dev' if spec.proxy_of else 'train'} rows); "
+                     "official row counts not checked")
+    elif spec.proxy_of is None and len(train_src) < spec.train_size:
         notes.append(f"partial: {len(train_src)} of {spec.train_size} official train rows")
     if report_src is None:
         order = rng.permutation(len(train_src))

@@ -1,99 +1,203 @@
-"""Named tasks + a profile -> loaded data and stored, reusable MTL runs.
+"""One experiment context: profile, seed, data, store and progress, in one object.
 
-Every method (baselines, AutoSeM, GradTS) trains through `mtl_run`, so a run that any of
-them has already done (same data, encoder, budget, ratio and seed) is read from the store
-instead of trained again.
+    exp = Experiment("cpu", seed=0, store=default_store(profile="cpu"))
+    rte = exp.task("RTE")                       # loaded once per context, with the profile's splits
+    pool = exp.candidates("RTE")                # the GLUE pool the data provides, checked
+    run = exp.run(["RTE", "MRPC"], [2, 2])      # trained once, stored as the canonical [1, 1]
+
+Every public function of the library takes an `Experiment` or builds one from the same
+keywords (`single_task("RTE", profile="cpu", store=store)`), through `as_experiment`. The
+context owns the split rules (a primary's own proxy is never its candidate; report data
+decides nothing: it enters a store key only where a result holds report scores) and the
+store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity,
+the resolved device kind and the code-schema version, so a key changes exactly when the result
+would.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, replace
+import warnings
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
-from .data import TaskData, load_task
+import numpy as np
+
+from .data import TaskData, available_tasks, load_task
+from .models import encoder_identity
 from .profiles import Profile, get_profile
-from .store import Store, default_store
-from .tasks import get_task
-from .train import RunResult, run_mtl, validate_ratio
+from .store import Store, content_hash, default_store
+from .tasks import POOLS, get_task
+from .train import RunResult, canonical_ratio, pick_device, run_mtl, validate_ratio
 
-_TASK_CACHE: dict[tuple, TaskData] = {}
-
-
-def load_tasks(names: Sequence[str], profile: str | Profile = "cpu",
-               data_dir: str | os.PathLike | None = None) -> list[TaskData]:
-    """Each named task loaded with the profile's splits and caps (memoised per process)."""
-    profile = get_profile(profile)
-    kwargs = profile.data_kwargs()
-    out = []
-    for name in names:
-        key = (name, str(data_dir), tuple(sorted(kwargs.items())))
-        if key not in _TASK_CACHE:
-            _TASK_CACHE[key] = load_task(name, data_dir, **kwargs)
-        out.append(_TASK_CACHE[key])
-    return out
+SPLITS = ("train", "select", "report")
 
 
-def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None,
-                figures_dir: str | os.PathLike | None = None,
-                store_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Store]:
-    """Where a notebook writes, unless told: JSON to results/<profile>/, figures to
-    figures/<profile>/, stored runs to AUX_SELECT_STORE or results/<profile>/store. The smoke
-    folders are git-ignored, so a smoke run never overwrites a real run's committed output."""
-    name = get_profile(profile).name
-    return (Path(out_dir or Path("results") / name), Path(figures_dir or Path("figures") / name),
-            default_store(store_dir, name))
+@dataclass(frozen=True)
+class Experiment:
+    profile: Profile | str = "cpu"   # a Profile or the name of one (resolved on creation)
+    seed: int = 0                    # model initialisation, batch order, the bandit's and GP's draws
+    data_dir: str | os.PathLike | None = None  # None: AUX_SELECT_DATA, then the hub
+    store: Store | None = None       # None: results live for this context only (in memory)
+    progress: bool = True            # tqdm bars on long steps
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # tasks, hashes, memo
+
+    def __post_init__(self):
+        object.__setattr__(self, "profile", get_profile(self.profile))
+
+    def with_seed(self, seed: int) -> "Experiment":
+        """The same context at another seed (loaded tasks are shared: they do not depend on it)."""
+        return replace(self, seed=seed, _cache=self._cache)
+
+    # ------------------------------------------------------------------ tasks and pools
+
+    def task(self, name: str) -> TaskData:
+        """The named task with the profile's splits and caps, loaded once per context."""
+        tasks = self._cache.setdefault("tasks", {})
+        if name not in tasks:
+            tasks[name] = load_task(name, self.data_dir, **self.profile.data_kwargs())
+        return tasks[name]
+
+    def tasks(self, names: Sequence[str]) -> list[TaskData]:
+        return [self.task(n) for n in names]
+
+    def use_task(self, task: TaskData) -> None:
+        """Serve `task` under its name from now on (your own splits, or a test's altered ones);
+        its store keys follow its content."""
+        self._cache.setdefault("tasks", {})[task.name] = task
+
+    def candidates(self, primary: str, candidates: Sequence[str] | None = None, pool: str = "glue") -> list[str]:
+        """The candidate auxiliary tasks of `primary`, checked (`check_pool`): `candidates` as
+        given, else the tasks of `tasks.POOLS[pool]` the data can provide (a dev-only task as
+        its proxy), minus the primary and its own proxy."""
+        if candidates is None:
+            if pool not in POOLS:
+                raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
+            candidates = [t for t in available_tasks(self.data_dir, POOLS[pool])
+                          if t != primary and not same_data(primary, t)]
+        candidates = list(candidates)
+        check_pool(primary, candidates)
+        return candidates
+
+    # ------------------------------------------------------------------ store keys
+
+    @property
+    def device_kind(self) -> str:
+        """cpu, cuda or mps: where this context trains."""
+        return pick_device(self.profile.train.device).type
+
+    def task_key(self, task: TaskData, splits: Sequence[str] = SPLITS) -> dict:
+        """A task's part of a store key: its name and the content hash of each split that the
+        result depends on (head importance reads train only, stage 1 train and select)."""
+        hashes = self._cache.setdefault("hashes", {})
+        out = {"name": task.name}
+        for split in splits:
+            ds = getattr(task, split)
+            if id(ds) not in hashes:
+                hashes[id(ds)] = (ds, content_hash(ds))  # the dataset is held, so its id stays its own
+            out[split] = hashes[id(ds)][1]
+        return out
+
+    def spec(self, **content) -> dict:
+        """A store key's content: `content` plus the encoder (its settings and identity) and
+        the device kind. (The code-schema version is added by `store.make_key`.)"""
+        encoder = self.profile.encoder
+        return {**content, "encoder": asdict(encoder) | {"identity": encoder_identity(encoder)},
+                "device": self.device_kind}
+
+    def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping], *,
+                       stale: Callable[[dict], bool] | None = None) -> dict:
+        """`store.get_or_compute`, or without a store a memo that lives as long as this context."""
+        if self.store is not None:
+            return self.store.get_or_compute(kind, spec, compute, stale=stale)
+        from .store import make_key
+        memo = self._cache.setdefault("memo", {})
+        key = make_key(kind, spec)
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if self.store is not None:
+            return self.store.get_or_compute_array(kind, spec, compute, device=self.device_kind)
+        return np.asarray(self.get_or_compute(kind, spec, lambda: {"array": compute()})["array"])
+
+    # ------------------------------------------------------------------ MTL runs
+
+    def run(self, names: Sequence[str | TaskData], ratio: Sequence[int]) -> RunResult:
+        """Train `names[0]` with the others mixed by `ratio` (names or loaded tasks, e.g. the
+        rows GradTS-fg kept), or read the run back. A mix is trained in its canonical form:
+        zero entries dropped, the ratio divided by its gcd, the auxiliaries in name order. So
+        [2, 2], [1, 1] and [1, 1, 0] are one run, [3, 0] is the single-task run, and RTE+MRPC+CoLA
+        is RTE+CoLA+MRPC."""
+        ratio = validate_ratio(ratio, len(names))
+        kept = [(n if isinstance(n, TaskData) else self.task(n), r) for n, r in zip(names, ratio) if r > 0]
+        kept = kept[:1] + sorted(kept[1:], key=lambda p: p[0].name)  # one mix, one run: auxiliaries by name
+        tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
+        config = replace(self.profile.train, seed=self.seed)
+        spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=asdict(config))
+
+        def train() -> dict:
+            return run_mtl(tasks, ratio, encoder=self.profile.encoder, config=config,
+                           progress=self.progress).to_json()
+
+        return RunResult.from_json(self.get_or_compute("run", spec, train))
+
+
+def as_experiment(exp: Experiment | None = None, **settings) -> Experiment:
+    """`exp` as it is, or with the given settings changed (`seed=1`), or, without one, a new
+    context from the keywords (`profile`, `seed`, `data_dir`, `store`, `progress`): the flat call
+    `single_task("RTE", profile="cpu", store=store)` and `single_task("RTE", exp)` are one."""
+    if exp is None:
+        return Experiment(**settings)
+    if not settings:
+        return exp
+    if set(settings) - {"seed", "progress", "store"}:
+        raise ValueError(f"an Experiment fixes profile and data_dir; build a new one instead of "
+                         f"changing {sorted(set(settings) - {'seed', 'progress', 'store'})}")
+    return replace(exp, **settings, _cache=exp._cache)
+
+
+def same_data(a: str, b: str) -> bool:
+    """True if one task is the other's proxy (QNLI and QNLI-proxy): their data overlap (with the
+    hub, QNLI's report set is the dev file QNLI-proxy trains on)."""
+    return get_task(a).proxy_of == b or get_task(b).proxy_of == a
 
 
 def check_pool(primary: str, candidates: Sequence[str]) -> None:
-    """Reject unknown tasks, a primary among its own candidates, duplicates or an empty pool,
-    before any data is loaded or model trained."""
+    """Reject unknown tasks, a primary among its own candidates or its proxy there, duplicates
+    or an empty pool, before any data is loaded or model trained."""
     for name in (primary, *candidates):
         get_task(name)  # an unknown name raises, listing the known ones
     if primary in candidates:
         raise ValueError(f"the primary task {primary!r} is among its own candidates; remove it from candidates")
+    shared = [c for c in candidates if same_data(primary, c)]
+    if shared:
+        raise ValueError(f"candidate {shared[0]!r} is built from the same data as the primary {primary!r} "
+                         "(one is the other's proxy), so it would train on the primary's report rows; remove it")
     if len(set(candidates)) != len(candidates):
         raise ValueError(f"candidates {list(candidates)} name a task twice")
     if not candidates:
         raise ValueError("no candidate auxiliary tasks; give at least one")
 
 
-def task_fingerprint(task: TaskData) -> dict:
-    """What identifies a task's data: its name and the content hashes of its splits."""
-    return {"name": task.name, "train": task.train._fingerprint,
-            "select": task.select._fingerprint, "report": task.report._fingerprint}
-
-
-def run_spec(tasks: Sequence[TaskData], ratio: Sequence[int], profile: Profile, seed: int) -> dict:
-    """Everything that determines an MTL run's result: the store key's content."""
-    return {"tasks": [task_fingerprint(t) for t in tasks], "ratio": list(ratio),
-            "encoder": asdict(profile.encoder), "train": asdict(replace(profile.train, seed=seed))}
-
-
-def mtl_run(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profile = "cpu",
-            seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-            progress: bool = True) -> RunResult:
-    """Train `names[0]` with the other tasks mixed by `ratio` under `profile`; reuse the stored
-    result when the same run was done before."""
+def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None,
+                figures_dir: str | os.PathLike | None = None,
+                store_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Store]:
+    """Where a notebook writes, unless told: JSON to results/<label>/, figures to
+    figures/<label>/ (the label is the profile's name, with a hash of any overrides), stored runs
+    to AUX_SELECT_STORE or results/<name>/store (an override shares the store: keys keep results
+    of other settings apart). The smoke folders are git-ignored, so a smoke run never overwrites
+    a real run's committed output."""
     profile = get_profile(profile)
-    ratio = validate_ratio(ratio, len(names))
-    tasks = load_tasks(names, profile, data_dir)
-    return mtl_run_tasks(tasks, ratio, profile=profile, seed=seed, store=store, progress=progress)
+    return (Path(out_dir or Path("results") / profile.label), Path(figures_dir or Path("figures") / profile.label),
+            default_store(store_dir, profile.name))
 
 
-def mtl_run_tasks(tasks: Sequence[TaskData], ratio: Sequence[int], *, profile: str | Profile = "cpu",
-                  seed: int = 0, store: Store | None = None, progress: bool = True) -> RunResult:
-    """`mtl_run` on tasks already loaded (e.g. with filtered train splits, as GradTS-fg makes);
-    the store key comes from the data's fingerprints, so filtered data gets its own key."""
-    profile = get_profile(profile)
-    ratio = validate_ratio(ratio, len(tasks))
-    spec = run_spec(tasks, ratio, profile, seed)
-
-    def train() -> dict:
-        return run_mtl(tasks, ratio, encoder=profile.encoder, config=replace(profile.train, seed=seed),
-                       progress=progress).to_dict()
-
-    if store is None:
-        return RunResult.from_dict(train())
-    # runs stored before report predictions were kept are trained again
-    return RunResult.from_dict(store.get_or_compute("run", spec, train, stale=lambda v: "report_predictions" not in v))
+def warn_without_store(exp: Experiment, what: str) -> None:
+    """One warning per context that `what` keeps its results in memory only."""
+    if exp.store is None and not exp._cache.get("warned"):
+        exp._cache["warned"] = True
+        warnings.warn(f"{what} without a store: every run is kept in memory for this context only and "
+                      "trained again in a new one; pass store=default_store(profile=...) to keep them",
+                      stacklevel=3)

@@ -11,19 +11,15 @@ from the final run only. Head matrices come from `aux_select.gradts` and are sto
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
-from .baselines import default_candidates
 from .data import TaskData
-from .experiment import check_pool, load_tasks, mtl_run_tasks
-from .gradts import ImportanceConfig, kendall_tau, rank_candidates, task_importance, task_instance_importance
-from .profiles import Profile
+from .experiment import Experiment, as_experiment
+from .gradts import kendall_tau, rank_candidates, task_importance, task_instance_importance
 from .selection import MTLScorer, SelectionResult, greedy_prefix
-from .store import Store
 
 # ----------------------------------------------------------------------------- pure rules
 
@@ -37,21 +33,10 @@ def instance_taus(primary_matrix: np.ndarray, instance_matrices: np.ndarray) -> 
     return np.array([kendall_tau(primary_matrix, m) for m in instance_matrices])
 
 
-@dataclass
-class InstanceFilter:
-    kept: dict[str, np.ndarray]       # per auxiliary: indices of the train rows kept (sorted)
-    fractions: dict[str, float]       # per auxiliary: kept rows / train rows
-    taus: dict[str, np.ndarray]       # per auxiliary: every row's tau with the primary
-
-
-def fg_filter(primary_matrix: np.ndarray, instance_matrices: dict[str, np.ndarray],
-              threshold: float = 0.42) -> InstanceFilter:
-    """GradTS-fg: keep the auxiliary rows whose instance tau with the primary is >= threshold
-    (an instance whose matrix is constant has tau NaN and is dropped)."""
-    taus = {t: instance_taus(primary_matrix, m) for t, m in instance_matrices.items()}
-    kept = {t: np.flatnonzero(tau >= threshold) for t, tau in taus.items()}
-    fractions = {t: len(kept[t]) / max(len(taus[t]), 1) for t in taus}
-    return InstanceFilter(kept=kept, fractions=fractions, taus=taus)
+def fg_keep(taus: np.ndarray, threshold: float = 0.42) -> np.ndarray:
+    """GradTS-fg: indices of the auxiliary rows whose instance tau with the primary is >=
+    threshold (an instance whose matrix is constant has tau NaN and is dropped)."""
+    return np.flatnonzero(np.asarray(taus) >= threshold)
 
 
 def filter_tasks(tasks: Sequence[TaskData], kept: dict[str, np.ndarray]) -> list[TaskData]:
@@ -70,54 +55,48 @@ def filter_tasks(tasks: Sequence[TaskData], kept: dict[str, np.ndarray]) -> list
 
 # ----------------------------------------------------------------------------- methods
 
-def _rank(primary: str, candidates: Sequence[str] | None, profile, seed, data_dir, store, importance,
-          progress) -> tuple[list[TaskData], list[tuple[str, float]], dict[str, np.ndarray]]:
-    """Loaded tasks (primary first), the tau ranking and the task matrices."""
-    candidates = list(candidates) if candidates is not None else default_candidates(primary, data_dir)
-    check_pool(primary, candidates)
-    tasks = load_tasks([primary, *candidates], profile, data_dir)
-    matrices = {t.name: task_importance(t, profile=profile, seed=seed, store=store, config=importance,
-                                        progress=progress) for t in tasks}
-    return tasks, rank_candidates(primary, matrices, candidates), matrices
+def _ranking(exp: Experiment, primary: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+    matrices = {name: task_importance(name, exp) for name in [primary, *candidates]}
+    return rank_candidates(primary, matrices, candidates)
 
 
-def gradts_thres(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-                 seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                 threshold: float = 0.47, importance: ImportanceConfig | None = None,
-                 progress: bool = True) -> SelectionResult:
-    """GradTS-thres, then one MTL run of the primary with the selected set (uniform ratio)."""
-    tasks, ranking, _ = _rank(primary, candidates, profile, seed, data_dir, store, importance, progress)
-    selected = thres_select(ranking, threshold)
-    run = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress).run(selected)
+def gradts_thres(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+                 **settings) -> SelectionResult:
+    """GradTS-thres (`profile.gradts.threshold`), then one MTL run of the primary with the
+    selected set (uniform ratio)."""
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates)
+    ranking = _ranking(exp, primary, candidates)
+    selected = thres_select(ranking, exp.profile.gradts.threshold)
+    run = MTLScorer(exp, [primary, *candidates]).run(selected)
     return SelectionResult("GradTS-thres", primary, ranking, selected, run)
 
 
-def gradts_trial(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-                 seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                 importance: ImportanceConfig | None = None, progress: bool = True) -> SelectionResult:
+def gradts_trial(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+                 **settings) -> SelectionResult:
     """GradTS-trial: greedy in tau order from the single-task score, stopping at the first drop."""
-    tasks, ranking, _ = _rank(primary, candidates, profile, seed, data_dir, store, importance, progress)
-    scorer = MTLScorer(tasks, profile=profile, seed=seed, store=store, progress=progress)
-    greedy = greedy_prefix([t for t, _ in ranking], scorer)
-    return SelectionResult("GradTS-trial", primary, ranking, greedy.selected,
-                           scorer.run(greedy.selected), trials=scorer.with_costs(greedy.trials))
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates)
+    ranking = _ranking(exp, primary, candidates)
+    scorer = MTLScorer(exp, [primary, *candidates])
+    selected, trials = greedy_prefix([t for t, _ in ranking], scorer)
+    return SelectionResult("GradTS-trial", primary, ranking, selected, scorer.run(selected),
+                           trials=scorer.with_costs(trials))
 
 
-def gradts_fg(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-              seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-              threshold: float = 0.42, importance: ImportanceConfig | None = None,
-              trial: SelectionResult | None = None, progress: bool = True) -> SelectionResult:
+def gradts_fg(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None, *,
+              trial: SelectionResult | None = None, **settings) -> SelectionResult:
     """GradTS-fg: GradTS-trial's tasks (pass `trial` to reuse a finished one), their train rows
-    filtered by instance tau with the primary's matrix, then one MTL run on the filtered data."""
-    trial = trial or gradts_trial(primary, candidates, profile=profile, seed=seed, data_dir=data_dir,
-                                  store=store, importance=importance, progress=progress)
-    tasks = load_tasks([primary, *trial.selected], profile, data_dir)
-    primary_matrix = task_importance(tasks[0], profile=profile, seed=seed, store=store, config=importance,
-                                     progress=progress)
-    instances = {t.name: task_instance_importance(t, profile=profile, seed=seed, store=store,
-                                                  config=importance, progress=progress) for t in tasks[1:]}
-    filtered = fg_filter(primary_matrix, instances, threshold)
-    tasks = filter_tasks(tasks, filtered.kept)
-    run = mtl_run_tasks(tasks, [1] * len(tasks), profile=profile, seed=seed, store=store, progress=progress)
+    filtered by instance tau with the primary's matrix (`profile.gradts.fg_threshold`), then one
+    MTL run on the filtered data. Every row's tau is kept in `instance_taus`."""
+    exp = as_experiment(exp, **settings)
+    trial = trial or gradts_trial(primary, candidates, exp)
+    tasks = exp.tasks([primary, *trial.selected])
+    primary_matrix = task_importance(tasks[0], exp)
+    taus = {t.name: instance_taus(primary_matrix, task_instance_importance(t, exp)) for t in tasks[1:]}
+    kept = {name: fg_keep(tau, exp.profile.gradts.fg_threshold) for name, tau in taus.items()}
+    tasks = filter_tasks(tasks, kept)
+    run = exp.run(tasks, [1] * len(tasks))
     return SelectionResult("GradTS-fg", primary, trial.order, [t.name for t in tasks[1:]], run,
-                           trials=trial.trials, kept_fraction=filtered.fractions)
+                           trials=trial.trials, kept_fraction={t: len(kept[t]) / max(len(taus[t]), 1) for t in taus},
+                           instance_taus={t: tau.tolist() for t, tau in taus.items()})

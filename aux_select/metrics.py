@@ -18,15 +18,17 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 
 def _correlation(fn: Callable, predictions: np.ndarray, references: np.ndarray) -> float:
-    """Correlation coefficient from `fn`, or 0.0 when it is undefined (a constant input).
+    """Correlation coefficient from `fn`, or -1.0, the worst value, when it is undefined (a
+    constant input: a collapsed regression model that predicts one value for every row).
 
-    0.0 rather than NaN: the selection code takes max() and compares scores with >=,
-    and NaN silently breaks both.
+    Not NaN, which silently breaks the max() and >= of the selection code, and not 0.0, which
+    would rank a collapsed model above every negatively correlated one in the GP and the
+    greedy searches.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantInputWarning)
         r = float(fn(predictions, references)[0])
-    return 0.0 if np.isnan(r) else r
+    return -1.0 if np.isnan(r) else r
 
 
 # zero_division=0.0: a run that never predicts the positive class scores 0, quietly.
@@ -99,7 +101,7 @@ def compute_metrics(names: Sequence[str], predictions, references,
     Inputs may be lists or numpy arrays (ints for classification, floats for regression; for
     the tagging metrics, one sequence of tag ids per sentence, with `tag_names`).
     Raises ValueError for an unknown name, empty inputs or mismatched lengths.
-    Pearson/Spearman of a constant vector are undefined and returned as 0.0, not NaN.
+    Pearson/Spearman of a constant vector are undefined and returned as -1.0 (their worst), not NaN.
     """
     unknown = [n for n in names if n not in METRICS and n not in SEQUENCE_METRICS]
     if unknown:

@@ -17,8 +17,6 @@ report score of every run is kept but never used to choose.
 from __future__ import annotations
 
 import math
-import os
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
@@ -31,13 +29,11 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .autosem import Prior, Stage1Result, run_stage1
-from .experiment import check_pool, load_tasks, mtl_run, task_fingerprint
+from .experiment import Experiment, as_experiment, check_pool
 from .metrics import WORST_SCORE
-from .profiles import Profile, get_profile
-from .store import Store
+from .store import JsonResult
 from .tasks import get_task
-from .train import RunResult, validate_ratio
+from .train import validate_ratio
 
 # gp_minimize's defaults, written out so the store key changes if we ever change one
 GP_SETTINGS = {"acq_func": "gp_hedge", "acq_optimizer": "auto", "noise": "gaussian",
@@ -172,7 +168,7 @@ class Trial:
 
 
 @dataclass
-class Stage2Result:
+class Stage2Result(JsonResult):
     tasks: list[str]                 # primary first, then the auxiliary tasks: the ratio's entries
     trials: list[Trial]              # every evaluated ratio, in order
     metric: str                      # the primary's selection metric
@@ -210,11 +206,8 @@ class Stage2Result:
             opt.tell([t.ratio for t in self.trials], ys)
         return opt.get_result()
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, d: dict) -> "Stage2Result":
+    def from_json(cls, d: dict) -> "Stage2Result":
         return cls(**{**d, "trials": [Trial(**t) for t in d["trials"]]})
 
 
@@ -233,107 +226,46 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
     return selected
 
 
-def ratio_run(names: Sequence[str], ratio: Sequence[int], *, profile: str | Profile = "cpu", seed: int = 0,
-              data_dir: str | os.PathLike | None = None, store: Store | None = None,
-              progress: bool = True) -> RunResult:
-    """One stored MTL run of `names` mixed by `ratio`.
-
-    Tasks with ratio 0 are left out of the run and a primary left alone trains at [1]: both
-    give exactly the same training as the full ratio (the schedule skips zeros, and one task's
-    schedule is that task at every step), and share stored runs with single-task and AutoSeM-p1.
-    """
-    ratio = validate_ratio(ratio, len(names))
-    kept = [(n, r) for n, r in zip(names, ratio) if r > 0]
-    if len(kept) == 1:
-        kept = [(names[0], 1)]
-    return mtl_run([n for n, _ in kept], [r for _, r in kept], profile=profile, seed=seed, data_dir=data_dir,
-                   store=store, progress=progress)
-
-
-def ratio_trial(names: Sequence[str], ratio: Sequence[int], **kw) -> Trial:
-    """`ratio_run` as a GP trial (keywords as there)."""
-    run = ratio_run(names, ratio, **kw)
+def ratio_trial(exp: Experiment, names: Sequence[str], ratio: Sequence[int]) -> Trial:
+    """One MTL run of `names` mixed by `ratio` (`Experiment.run`: stored under its canonical
+    ratio, so a ratio that drops every auxiliary is the single-task run) as a GP trial."""
+    run = exp.run(names, ratio)
     failure = run.failure or (None if math.isfinite(run.select_score) else "the select score is not finite")
     return Trial(ratio=validate_ratio(ratio, len(names)), select_score=run.select_score,
                  report_score=run.report_score, failure=failure)
 
 
-def search_spec(names: Sequence[str], profile: Profile, seed: int, data_dir: str | os.PathLike | None = None) -> dict:
-    """Everything that determines a stage-2 search, `n_calls` excepted: a longer search with
-    the same spec starts with the same points, so it extends a shorter one."""
-    tasks = load_tasks(names, profile, data_dir)
-    return {"tasks": [task_fingerprint(t) for t in tasks], "encoder": asdict(profile.encoder),
-            "train": asdict(profile.train) | {"seed": seed}, "max_ratio": profile.max_ratio,
-            "n_initial_points": profile.gp_initial_points, "gp": GP_SETTINGS, "seed": seed}
-
-
-def run_stage2(primary: str, selected: Sequence[str], *, profile: str | Profile = "cpu", seed: int = 0,
-               data_dir: str | os.PathLike | None = None, store: Store | None = None,
-               n_calls: int | None = None, progress: bool = True) -> Stage2Result:
-    """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (profile's
-    `gp_calls` points unless `n_calls`, `gp_initial_points` random ones first, entries up to
-    `max_ratio`). With a `store`, every point is recorded as it finishes (kind "gp_search")
-    and a rerun resumes from the recorded points without repeating or losing one."""
-    profile = get_profile(profile)
+def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = None, *,
+               n_calls: int | None = None, **settings) -> Stage2Result:
+    """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (`profile.gp`:
+    `calls` points unless `n_calls`, `initial_points` random ones first, entries up to
+    `max_ratio`). Every point is recorded as it finishes (kind "gp_search") and a rerun resumes
+    from the recorded points without repeating or losing one."""
+    exp = as_experiment(exp, **settings)
+    gp = exp.profile.gp
     selected = check_selection(primary, selected)
     names = [primary, *selected]
-    n_calls = n_calls if n_calls is not None else profile.gp_calls
-    check_search(len(names), n_calls, profile.gp_initial_points, profile.max_ratio)
+    n_calls = n_calls if n_calls is not None else gp.calls
+    check_search(len(names), n_calls, gp.initial_points, gp.max_ratio)
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
-    spec = search_spec(names, profile, seed, data_dir)
-    stored = (store.get("gp_search", spec) if store is not None else None) or {"trials": []}
+    # `calls` is not in the key: a longer search with the same settings extends a shorter one
+    spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)], train=asdict(exp.profile.train),
+                    seed=exp.seed, max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS)
+    stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
     trials = [Trial(**t) for t in stored["trials"]][:n_calls]
 
     def objective(ratio: list[int]) -> float:  # record the trial the moment its run is done
-        trials.append(ratio_trial(names, ratio, profile=profile, seed=seed, data_dir=data_dir, store=store,
-                                  progress=progress))
-        if store is not None:
-            store.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
+        trials.append(ratio_trial(exp, names, ratio))
+        if exp.store is not None:
+            exp.store.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
+        else:
+            stored["trials"] = [asdict(t) for t in trials]
         return trials[-1].objective
 
-    search_ratio(objective, len(names), n_calls=n_calls, n_initial_points=profile.gp_initial_points,
-                 max_ratio=profile.max_ratio, seed=seed, previous=[(t.ratio, t.objective) for t in trials],
-                 failure_value=-worst, names=names, progress=progress)
-    settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": profile.gp_initial_points,
-                "max_ratio": profile.max_ratio, "seed": seed, "worst_score": worst, "gp": GP_SETTINGS}
+    search_ratio(objective, len(names), n_calls=n_calls, n_initial_points=gp.initial_points,
+                 max_ratio=gp.max_ratio, seed=exp.seed, previous=[(t.ratio, t.objective) for t in trials],
+                 failure_value=-worst, names=names, progress=exp.progress)
+    settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
+                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS}
     return Stage2Result.from_trials(names, trials, metric, settings)
-
-
-# ----------------------------------------------------------------------------- the pipeline
-
-@dataclass
-class AutoSemResult:
-    stage1: Stage1Result             # the bandit's trajectory and selection
-    stage2: Stage2Result             # the ratio search over the selection
-    wall_time_s: float = 0.0         # of this call (stored results cost nothing)
-
-    primary = property(lambda self: self.stage1.primary)
-    selected = property(lambda self: self.stage1.selected)                 # the auxiliary tasks
-    ratio = property(lambda self: self.stage2.ratio)                       # task -> entry of the best ratio
-    select_score = property(lambda self: self.stage2.best_select_score)
-    report_score = property(lambda self: self.stage2.report_score)         # the final model's, on GLUE dev
-
-    def to_dict(self) -> dict:
-        return {"stage1": self.stage1.to_dict(), "stage2": self.stage2.to_dict(), "wall_time_s": self.wall_time_s}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AutoSemResult":
-        return cls(Stage1Result.from_dict(d["stage1"]), Stage2Result.from_dict(d["stage2"]), d["wall_time_s"])
-
-
-def run_autosem(primary: str, candidates: Sequence[str] | None = None, *, profile: str | Profile = "cpu",
-                seed: int = 0, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-                n_calls: int | None = None, prior: Prior = (1.0, 1.0), primary_prior: Prior | None = (2.0, 1.0),
-                gamma: float = 0.3, progress: bool = True) -> AutoSemResult:
-    """Full AutoSeM: stage 1 picks the auxiliary tasks, stage 2 their ratio. The final model
-    is the best stage-2 trial: its run was already scored on report, so nothing is retrained."""
-    start = time.perf_counter()
-    profile = get_profile(profile)
-    n_calls = n_calls if n_calls is not None else profile.gp_calls
-    check_search(2, n_calls, profile.gp_initial_points, profile.max_ratio)  # before stage 1 trains
-    stage1 = run_stage1(primary, candidates, profile=profile, seed=seed, data_dir=data_dir, store=store,
-                        prior=prior, primary_prior=primary_prior, gamma=gamma, progress=progress)
-    stage2 = run_stage2(primary, stage1.selected, profile=profile, seed=seed, data_dir=data_dir, store=store,
-                        n_calls=n_calls, progress=progress)
-    return AutoSemResult(stage1, stage2, time.perf_counter() - start)

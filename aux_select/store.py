@@ -21,12 +21,13 @@ from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import numpy as np
-import torch
+from datasets import Dataset
 
 from .cost import PeakMemory
 
-# bump when a stored format changes; it is part of every key, so old results are not reused
-SCHEMA_VERSION = 1
+# the code-schema version: bump when a stored format or the meaning of a result changes; it is
+# part of every key, so results of older code are never read back
+SCHEMA_VERSION = 2
 
 
 def _jsonable(obj: Any, where: str = "spec") -> Any:
@@ -50,6 +51,33 @@ def _jsonable(obj: Any, where: str = "spec") -> Any:
     if isinstance(obj, (np.generic, np.ndarray)) and obj.dtype.kind in "biufU":
         return obj.tolist()  # python scalars / nested lists, so np.float64(1) keys like 1.0
     raise TypeError(f"{where}: {type(obj).__name__} {obj!r:.80} is not JSON-serialisable")
+
+
+class JsonResult:
+    """A result dataclass that writes itself as plain JSON: `to_json()`, `from_json(d)` (results
+    with nested results override it) and `write_json(path)`. Notebook summaries are these."""
+
+    def to_json(self) -> dict:
+        return _jsonable(dataclasses.asdict(self), type(self).__name__)
+
+    @classmethod
+    def from_json(cls, d: Mapping):
+        return cls(**d)
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        """Atomically write `to_json()` to `path` (NaN kept, as Python's json reads it back)."""
+        text = json.dumps(self.to_json(), indent=1)
+        return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
+def content_hash(ds: Dataset) -> str:
+    """sha256 (first 16 hex chars) of a dataset's rows and features: what a store key needs to
+    know about data, computed from the content itself (not from `datasets`' private fingerprint,
+    which tracks how a dataset was made, not what it holds)."""
+    digest = hashlib.sha256(json.dumps(ds.features.to_dict(), sort_keys=True, default=str).encode())
+    for batch in ds.iter(batch_size=10_000):  # bounded memory on a full-size hub task
+        digest.update(json.dumps(batch, sort_keys=True, ensure_ascii=True, default=str).encode())
+    return digest.hexdigest()[:16]
 
 
 def make_key(kind: str, spec: Mapping[str, Any]) -> str:
@@ -155,13 +183,15 @@ class Store:
         path = self.path(kind, make_key(kind, spec), ".npy")
         return np.load(path, allow_pickle=False) if path.exists() else None
 
-    def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """The stored array for (kind, spec); on a miss, call compute(), store and return it,
-        with what computing it cost beside it (see `cost`)."""
+    def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray],
+                             device: str = "cpu") -> np.ndarray:
+        """The stored array for (kind, spec); on a miss, call compute() (which runs on `device`:
+        its peak memory is measured there), store and return it, with what computing it cost
+        beside it (see `cost`)."""
         array = self.get_array(kind, spec)
         if array is None:
             start = time.perf_counter()
-            with PeakMemory("cuda" if torch.cuda.is_available() else "cpu") as memory:
+            with PeakMemory(device) as memory:
                 array = np.asarray(compute())
             self.put_array(kind, spec, array)
             self.put(kind, spec, {"wall_time_s": time.perf_counter() - start, "peak_memory_mb": memory.peak_mb,

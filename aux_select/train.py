@@ -24,6 +24,7 @@ from .cost import PeakMemory
 from .data import TaskData, make_loader, tokenize
 from .metrics import as_rows, task_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
+from .store import JsonResult
 from .tasks import IGNORE, REGRESSION, TAGGING
 
 
@@ -52,6 +53,19 @@ def validate_ratio(ratio: Sequence[int], n_tasks: int | None = None) -> list[int
     if ratio[0] < 1:
         raise ValueError(f"ratio {ratio} gives the primary task 0; the primary's entry must be >= 1")
     return ratio
+
+
+def canonical_ratio(ratio: Sequence[int]) -> list[int]:
+    """The ratio as the proportion it is: zeros dropped (a dropped task trains nothing) and
+    divided by the entries' gcd, so [3, 3, 3] and [1, 1, 1] name one schedule and [2, 0] is the
+    single-task run [1]. Every run trains, and is stored under, its canonical ratio.
+
+    >>> canonical_ratio([4, 0, 2])
+    [2, 1]
+    """
+    kept = [r for r in validate_ratio(ratio) if r > 0]
+    divisor = math.gcd(*kept)
+    return [r // divisor for r in kept]
 
 
 def settings_without_budget(config: TrainConfig) -> dict:
@@ -90,7 +104,7 @@ class TrainConfig:
 
 
 @dataclass
-class RunResult:
+class RunResult(JsonResult):
     tasks: list[str]                 # primary first
     ratio: list[int]
     select: dict[str, float]         # the primary's metrics on its select split
@@ -109,12 +123,6 @@ class RunResult:
     report_predictions: list | None = None  # the primary's prediction per report row, for paired
     report_labels: list | None = None       # bootstraps across methods (None in runs stored before)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunResult":
-        return cls(**d)
 
 
 class Trainer:
@@ -179,12 +187,12 @@ class Trainer:
         return loss.detach()
 
     @torch.inference_mode()
-    def predict(self, task: str, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(predictions, labels) of `task` on the first `limit` rows of `split`, in row order.
+    def predict(self, task: str, split: str, rows: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(predictions, labels) of `task` on the `rows` of `split` (None: all), in that order.
         Tagging: one array of tag ids per row (each word's first sub-token), in object arrays."""
         ds = self.encoded(task, split)
-        if limit is not None and limit < len(ds):
-            ds = ds.select(range(limit))
+        if rows is not None:
+            ds = ds.select(rows)
         self.model.eval()
         objective = self.tasks[task].spec.objective
         preds, labels = [], []
@@ -205,14 +213,14 @@ class Trainer:
             return as_rows(preds)[rows], as_rows(labels)[rows]
         return np.concatenate(preds)[rows], np.concatenate(labels)[rows]
 
-    def evaluate(self, task: str, split: str = "select", limit: int | None = None) -> dict[str, float]:
-        """The task's official metrics on `split`."""
-        preds, labels = self.predict(task, split, limit)
+    def evaluate(self, task: str, split: str = "select", rows: Sequence[int] | None = None) -> dict[str, float]:
+        """The task's official metrics on `split` (its `rows` only, if given)."""
+        preds, labels = self.predict(task, split, rows)
         return task_metrics(self.tasks[task].spec, preds, labels)
 
-    def score(self, task: str, split: str = "select", limit: int | None = None) -> float:
-        """The task's selection metric on `split`."""
-        return self.evaluate(task, split, limit)[self.tasks[task].spec.selection_metric]
+    def score(self, task: str, split: str = "select", rows: Sequence[int] | None = None) -> float:
+        """The task's selection metric on `split` (its `rows` only, if given)."""
+        return self.evaluate(task, split, rows)[self.tasks[task].spec.selection_metric]
 
     def checkpoint(self, path: str | os.PathLike) -> None:
         """Write what `restore` needs into the folder `path`: weights, optimiser and scheduler
@@ -260,15 +268,16 @@ class Trainer:
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
             config: TrainConfig = TrainConfig(), progress: bool = True) -> RunResult:
-    """Train the primary (`tasks[0]`) with the others mixed by `ratio`; score the primary.
+    """Train the primary (`tasks[0]`) with the others mixed by `ratio` (as its
+    `canonical_ratio`: zeros dropped, divided by the gcd); score the primary.
 
     With `eval_every`, the primary is scored on select during training and the best weights
     are kept (and early stopping applies with `patience`). A NaN loss ends the run as a
     failure with NaN scores instead of raising, so a search can go on.
     """
     ratio = validate_ratio(ratio, len(tasks))
-    kept = [(t, r) for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
-    tasks, ratio = [t for t, _ in kept], [r for _, r in kept]
+    tasks = [t for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
+    ratio = canonical_ratio(ratio)
     start = time.perf_counter()
     with PeakMemory(pick_device(config.device)) as memory:
         result = _train_and_score(tasks, ratio, encoder, config, progress)

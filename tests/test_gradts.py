@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 from aux_select import gradts
-from aux_select.baselines import heu_len, heu_size, heu_type, heuristic_order
+from aux_select.baselines import heuristic, heuristic_order
 from aux_select.synthetic import synthetic_task
-from aux_select.experiment import run_spec
-from aux_select.gradts import (ImportanceConfig, importance_matrices, instance_importance, kendall_tau,
-                               normalise, rank_candidates, sample_indices, task_importance,
+from aux_select.experiment import Experiment
+from aux_select.gradts import (ImportanceConfig, head_importance, importance_matrices, instance_importance,
+                               kendall_tau, normalise, rank_candidates, sample_indices, task_importance,
                                task_instance_importance, tau_matrix)
-from aux_select.gradts_select import (fg_filter, filter_tasks, gradts_fg, gradts_thres, gradts_trial,
-                                      thres_select)
-from aux_select.profiles import get_profile
+from aux_select.gradts_select import (fg_keep, filter_tasks, gradts_fg, gradts_thres, gradts_trial,
+                                      instance_taus, thres_select)
+from aux_select.profiles import get_profile, override
 from aux_select.selection import greedy_prefix
 from aux_select.store import Store
 
@@ -85,21 +85,22 @@ def fake_scorer(table: dict[tuple, float]):
 def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
     score, calls = fake_scorer({(): 0.60, ("A",): 0.62, ("A", "B"): 0.62, ("A", "B", "C"): 0.58,
                                 ("A", "B", "C", "D"): 0.90})
-    out = greedy_prefix(["A", "B", "C", "D"], score)
-    assert out.selected == ["A", "B"] and out.score == 0.62 and out.base_score == 0.60  # a tie goes on
+    selected, trials = greedy_prefix(["A", "B", "C", "D"], score)
+    assert selected == ["A", "B"]  # a tie goes on
     assert calls == [(), ("A",), ("A", "B"), ("A", "B", "C")]  # D is never tried
-    assert [t["tasks"] for t in out.trials] == [["A"], ["A", "B"], ["A", "B", "C"]]
+    assert [t["tasks"] for t in trials] == [["A"], ["A", "B"], ["A", "B", "C"]]
+    assert [t["select_score"] for t in trials] == [0.62, 0.62, 0.58]
 
 
 def test_trial_keeps_nothing_when_the_first_candidate_hurts():
     score, calls = fake_scorer({(): 0.6, ("A",): 0.5})
-    out = greedy_prefix(["A", "B"], score)
-    assert out.selected == [] and out.score == 0.6 and len(calls) == 2
+    selected, trials = greedy_prefix(["A", "B"], score)
+    assert selected == [] and len(trials) == 1 and len(calls) == 2
 
 
 def test_a_failed_run_counts_as_a_drop():
     score, _ = fake_scorer({(): 0.6, ("A",): 0.7, ("A", "B"): math.nan})
-    assert greedy_prefix(["A", "B"], score).selected == ["A"]
+    assert greedy_prefix(["A", "B"], score)[0] == ["A"]
 
 
 STATS = {  # hand-made task_statistics rows
@@ -129,18 +130,20 @@ def test_fg_keeps_instances_correlated_with_the_primary():
     near[0, :2] = near[0, 1::-1]
     instances = {"A": np.stack([primary, -primary, np.zeros((2, 4)), near]),  # tau 1, -1, NaN, 0.93
                  "B": np.stack([-primary])}
-    out = fg_filter(primary, instances, threshold=0.42)
-    assert out.kept["A"].tolist() == [0, 3] and out.kept["B"].tolist() == []
-    assert out.fractions == {"A": 0.5, "B": 0.0} and math.isnan(out.taus["A"][2])
+    taus = {t: instance_taus(primary, m) for t, m in instances.items()}
+    kept = {t: fg_keep(tau, threshold=0.42) for t, tau in taus.items()}
+    assert kept["A"].tolist() == [0, 3] and kept["B"].tolist() == [] and math.isnan(taus["A"][2])
 
     tasks = [synthetic_task("P", n_train=6), synthetic_task("A", n_train=4, seed=1),
              synthetic_task("B", n_train=1, seed=2), synthetic_task("C", n_train=3, seed=3)]
-    filtered = filter_tasks(tasks, out.kept | {"P": np.array([0])})
+    filtered = filter_tasks(tasks, kept | {"P": np.array([0])})
     assert [t.name for t in filtered] == ["P", "A", "C"]  # B kept nothing, C was not filtered
     assert filtered[0] is tasks[0] and filtered[2] is tasks[3]  # the primary keeps all its data
     assert filtered[1].train["text_a"] == [tasks[1].train["text_a"][i] for i in (0, 3)]
-    # filtered data gets its own run key through the fingerprints
-    assert run_spec(filtered[:2], [1, 1], SMOKE, 0) != run_spec(tasks[:2], [1, 1], SMOKE, 0)
+    # filtered data gets its own run key through its content hash
+    exp = Experiment("smoke")
+    assert exp.task_key(filtered[1]) != exp.task_key(tasks[1])
+    assert exp.task_key(filtered[1]) == exp.task_key(filter_tasks(tasks, kept)[1])  # content, not identity
 
 
 # ----------------------------------------------------------------------------- importance on tiny BERT
@@ -150,9 +153,20 @@ def toy():
     return synthetic_task("toy", n_train=48, n_select=16, n_report=16)
 
 
+def test_michels_weighting_divides_the_sum_by_all_tokens_and_per_example_is_named():
+    grads = np.array([[[1.0, 3.0]], [[2.0, 0.0]]])  # (2 examples, 1 layer, 2 heads)
+    tokens = np.array([1.0, 4.0])
+    # total: ([1, 3] + [2, 0]) / 5 = [0.6, 0.6] -> L2 row [1, 1]/sqrt2 -> constant -> zeros
+    np.testing.assert_allclose(head_importance(grads, tokens), [[0.0, 0.0]])
+    # per example: [1, 3] / 1 + [2, 0] / 4 = [1.5, 3] -> min-max [0, 1]
+    np.testing.assert_allclose(head_importance(grads, tokens, "per_example"), [[0.0, 1.0]])
+    with pytest.raises(ValueError, match="choose one of total, per_example"):
+        head_importance(grads, tokens, "mean")
+
+
 def test_task_matrix_is_stored_and_reused(toy, tmp_path, monkeypatch):
-    store = Store(tmp_path)
-    matrix = task_importance(toy, profile="smoke", store=store, config=FAST, progress=False)
+    exp = Experiment("smoke", store=Store(tmp_path), progress=False)
+    matrix = task_importance(toy, exp, config=FAST)
     L, H = SMOKE.encoder.tiny_layers, SMOKE.encoder.tiny_heads
     assert matrix.shape == (L, H) and matrix.min() == 0.0 and matrix.max() == 1.0
 
@@ -160,18 +174,37 @@ def test_task_matrix_is_stored_and_reused(toy, tmp_path, monkeypatch):
         raise AssertionError("a stored matrix was computed again")
 
     monkeypatch.setattr(gradts, "_compute_importance", no_compute)
-    np.testing.assert_array_equal(task_importance(toy, profile="smoke", store=store, config=FAST), matrix)
+    np.testing.assert_array_equal(task_importance(toy, exp, config=FAST), matrix)
     with pytest.raises(AssertionError, match="computed again"):  # other settings: another matrix
-        task_importance(toy, profile="smoke", store=store, config=replace(FAST, sample_seed=0))
+        task_importance(toy, exp, config=replace(FAST, sample_seed=0))
     with pytest.raises(AssertionError, match="computed again"):
-        task_importance(toy, profile="smoke", seed=1, store=store, config=FAST)
+        task_importance(toy, exp, config=replace(FAST, token_weighting="per_example"))
+    with pytest.raises(AssertionError, match="computed again"):
+        task_importance(toy, exp.with_seed(1), config=FAST)
+
+
+def test_one_finetuning_serves_the_task_and_the_instance_matrices(toy, tmp_path, monkeypatch):
+    steps = []
+    real_step = gradts.Trainer.step
+    monkeypatch.setattr(gradts.Trainer, "step", lambda self, task, batch=None: steps.append(task) or real_step(self, task, batch))
+    exp = Experiment("smoke", store=Store(tmp_path), progress=False)
+    task_importance(toy, exp, config=FAST)
+    after_task_matrix = len(steps)
+    task_instance_importance(toy, exp, config=FAST)
+    assert after_task_matrix == 6 and len(steps) == 6  # 1 epoch of 48 rows at batch 8, once
+    assert len(list((tmp_path / "finetuned").glob("*.safetensors"))) == 1
+    memo = Experiment("smoke", progress=False)  # without a store: kept in the context
+    task_instance_importance(toy, memo, config=FAST)
+    task_importance(toy, memo, config=FAST)
+    assert len(steps) == 12
 
 
 def test_finetuning_runs_its_epochs_unless_the_step_cap_comes_first(toy):
     # 48 rows at batch 8: 6 steps an epoch
-    epochs = gradts.finetune(toy, SMOKE, 0, ImportanceConfig(warmup_epochs=2), progress=False)
-    capped = gradts.finetune(toy, SMOKE, 0, ImportanceConfig(warmup_epochs=2, warmup_max_steps=4), progress=False)
-    assert epochs.batches_drawn == {"toy": 12} and capped.batches_drawn == {"toy": 4}
+    assert gradts.warmup_steps(toy, SMOKE, ImportanceConfig(warmup_epochs=2)) == 12
+    assert gradts.warmup_steps(toy, SMOKE, ImportanceConfig(warmup_epochs=2, warmup_max_steps=4)) == 4
+    exp = Experiment("smoke", progress=False)
+    assert gradts.finetuned(exp, toy, ImportanceConfig(warmup_epochs=2, warmup_max_steps=4)).batches_drawn == {"toy": 4}
 
 
 def test_importance_settings_come_from_the_profile_unless_overridden():
@@ -179,13 +212,16 @@ def test_importance_settings_come_from_the_profile_unless_overridden():
     assert gradts.importance_config("cpu") == cpu.importance and cpu.importance.warmup_max_steps == 150
     config = gradts.importance_config("cpu", warmup_epochs=1.0, sample_fraction=None)
     assert config == replace(cpu.importance, warmup_epochs=1.0)
+    assert cpu.importance.token_weighting == "total"  # Michel et al.'s
 
 
-def test_retuning_the_run_budget_keeps_stored_matrices(toy):
-    spec = gradts.importance_spec(toy, SMOKE, 0, FAST)
-    budget = replace(SMOKE, train=replace(SMOKE.train, max_steps=99, eval_every=3, patience=2))
-    assert gradts.importance_spec(toy, budget, 0, FAST) == spec  # the fine-tuning length is FAST's
-    assert gradts.importance_spec(toy, replace(SMOKE, train=replace(SMOKE.train, lr=1.0)), 0, FAST) != spec
+def test_retuning_the_run_budget_keeps_stored_matrices_and_report_is_no_part_of_the_key(toy):
+    spec = gradts.importance_spec(Experiment(SMOKE), toy, FAST)
+    budget = override(SMOKE, ["train.max_steps=99", "train.eval_every=3", "train.patience=2"])
+    assert gradts.importance_spec(Experiment(budget), toy, FAST) == spec  # the fine-tuning length is FAST's
+    assert gradts.importance_spec(Experiment(override(SMOKE, ["train.lr=1.0"])), toy, FAST) != spec
+    other_report = replace(toy, report=toy.report.select(range(3)), select=toy.select.select(range(3)))
+    assert gradts.importance_spec(Experiment(SMOKE), other_report, FAST) == spec  # it reads train only
 
 
 def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
@@ -197,58 +233,58 @@ def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
 
 
 def test_instance_matrices_cover_the_train_split(toy, tmp_path):
-    store = Store(tmp_path)
-    matrices = task_instance_importance(toy, profile="smoke", store=store, config=FAST, progress=False)
+    matrices = task_instance_importance(toy, profile="smoke", store=Store(tmp_path), config=FAST, progress=False)
     assert matrices.shape == (48, SMOKE.encoder.tiny_layers, SMOKE.encoder.tiny_heads)
     assert np.allclose(matrices.max(axis=(1, 2)), 1.0) and np.allclose(matrices.min(axis=(1, 2)), 0.0)
     assert len(list((tmp_path / "instance_importance").glob("*.npy"))) == 1
 
 
-@pytest.mark.data
-def test_adding_a_task_computes_only_its_matrix(data_dir, tmp_path, monkeypatch):
-    store, computed = Store(tmp_path), []
+def test_adding_a_task_computes_only_its_matrix(fixture_data_dir, tmp_path, monkeypatch):
+    computed = []
     compute = gradts._compute_importance
 
-    def counting(task, *args, **kwargs):
+    def counting(exp, task, config):
         computed.append(task.name)
-        return compute(task, *args, **kwargs)
+        return compute(exp, task, config)
 
     monkeypatch.setattr(gradts, "_compute_importance", counting)
-    first = importance_matrices(["WNLI", "RTE"], profile="smoke", data_dir=data_dir, store=store,
-                                warmup_epochs=1, progress=False)
-    more = importance_matrices(["WNLI", "RTE", "MRPC"], profile="smoke", data_dir=data_dir, store=store,
-                               warmup_epochs=1, progress=False)
+    exp = Experiment("smoke", data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
+    config = gradts.importance_config("smoke", warmup_epochs=1)
+    first = importance_matrices(["WNLI", "RTE"], exp, config=config)
+    more = importance_matrices(["WNLI", "RTE", "MRPC"], exp, config=config)
     assert computed == ["WNLI", "RTE", "MRPC"]
     np.testing.assert_array_equal(first["RTE"], more["RTE"])
+    taus = gradts.mean_tau_matrix(["WNLI", "RTE"], [0, 1], exp, config=config)  # seed 1's matrices are new
+    assert computed[3:] == ["WNLI", "RTE"] and taus.loc["RTE", "RTE"] == pytest.approx(1.0)
 
 
-@pytest.mark.data
-def test_gradts_and_heuristics_end_to_end(data_dir, tmp_path):
-    kw = dict(profile="smoke", data_dir=data_dir, store=Store(tmp_path), progress=False)
-    trial = gradts_trial("WNLI", ["RTE", "MRPC"], importance=FAST, **kw)
+@pytest.mark.slow
+def test_gradts_and_heuristics_end_to_end(fixture_data_dir, tmp_path):
+    profile = override("smoke", ["importance.warmup_epochs=1", "importance.sample_fraction=0.25",
+                                 "gradts.threshold=-1.0", "gradts.fg_threshold=-1.0"])
+    exp = Experiment(profile, data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
+    trial = gradts_trial("WNLI", ["RTE", "MRPC"], exp)
     assert [t for t, _ in trial.order] in (["RTE", "MRPC"], ["MRPC", "RTE"])
     assert trial.trials and trial.run.tasks[0] == "WNLI" and set(trial.run.tasks[1:]) == set(trial.selected)
-    thres = gradts_thres("WNLI", ["RTE", "MRPC"], importance=FAST, threshold=-1.0, **kw)
+    thres = gradts_thres("WNLI", ["RTE", "MRPC"], exp)
     assert thres.selected == [t for t, _ in thres.order] and thres.order == trial.order
-    fg = gradts_fg("WNLI", ["RTE", "MRPC"], importance=FAST, trial=trial, threshold=-1.0, **kw)
-    assert set(fg.kept_fraction) == set(trial.selected)  # tau >= -1 keeps every constant-free row
-    assert all(f > 0.9 for f in fg.kept_fraction.values())
-    heu = heu_size("WNLI", ["RTE", "MRPC"], **kw)
+    fg = gradts_fg("WNLI", ["RTE", "MRPC"], exp, trial=trial)
+    assert set(fg.kept_fraction) == set(fg.instance_taus) == set(trial.selected)  # tau >= -1 keeps every
+    assert all(f > 0.9 for f in fg.kept_fraction.values())                        # constant-free row
+    assert all(len(fg.instance_taus[t]) == len(exp.task(t).train) for t in trial.selected)
+    heu = heuristic("size", "WNLI", ["RTE", "MRPC"], exp)
     assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and heu.trials[0]["tasks"] == ["MRPC"]
     assert len(heu.trials) == (2 if heu.selected else 1)  # the greedy stops at the first drop
-    assert heu_type("WNLI", ["MRPC", "RTE"], **kw).order[0][0] == "RTE"
-    assert heu_len("WNLI", ["RTE", "MRPC"], **kw).method == "HEU-Len"
+    assert heuristic("type", "WNLI", ["MRPC", "RTE"], exp).order[0][0] == "RTE"
+    assert heuristic("len", "WNLI", ["RTE", "MRPC"], exp).method == "HEU-Len"
 
 
-@pytest.mark.data
-def test_a_set_is_one_run_whatever_order_the_search_added_it_in(data_dir, tmp_path):
-    from aux_select.experiment import load_tasks
+def test_a_set_is_one_run_whatever_order_the_search_added_it_in(fixture_data_dir, tmp_path):
     from aux_select.selection import MTLScorer
-    tasks = load_tasks(["WNLI", "RTE", "MRPC"], "smoke", data_dir)
-    store = Store(tmp_path)
-    first = MTLScorer(tasks, profile="smoke", store=store, progress=False).run(["MRPC", "RTE"])
-    again = MTLScorer(tasks, profile="smoke", store=store, progress=False).run(["RTE", "MRPC"])
-    assert first.tasks == again.tasks == ["WNLI", "RTE", "MRPC"]  # pool order
+    exp = Experiment("smoke", data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
+    first = MTLScorer(exp, ["WNLI", "RTE", "MRPC"]).run(["MRPC", "RTE"])
+    again = MTLScorer(exp, ["WNLI", "MRPC", "RTE"]).run(["RTE", "MRPC"])
+    assert first.tasks == again.tasks == ["WNLI", "MRPC", "RTE"]  # one mix: auxiliaries by name
     assert len(list((tmp_path / "run").glob("*.json"))) == 1
     with pytest.raises(ValueError, match="not in this scorer's pool"):
-        MTLScorer(tasks, profile="smoke", progress=False).run(["CoLA"])
+        MTLScorer(exp, ["WNLI", "RTE", "MRPC"]).run(["CoLA"])

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from aux_select.metrics import CONFUSION_METRICS, METRICS, compute_metrics, confusion_metric
+from aux_select.metrics import WORST_SCORE, CONFUSION_METRICS, METRICS, compute_metrics, confusion_metric
 
 # references / predictions with confusion matrix (positive class 1):
 #   tp = 2 (idx 0, 1), fn = 1 (idx 2), fp = 1 (idx 3), tn = 2 (idx 4, 5)
@@ -72,11 +72,14 @@ def test_perfect_negative_correlation():
 
 
 @pytest.mark.parametrize("name", ["pearson", "spearman"])
-def test_constant_input_correlation_is_zero_and_quiet(name):
+def test_undefined_correlation_is_the_worst_value_and_quiet(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ConstantInputWarning may escape
-        assert compute_metrics([name], [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])[name] == 0.0
-        assert compute_metrics([name], [1.0, 2.0, 3.0], [5.0, 5.0, 5.0])[name] == 0.0
+        assert compute_metrics([name], [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])[name] == WORST_SCORE[name] == -1.0
+        assert compute_metrics([name], [1.0, 2.0, 3.0], [5.0, 5.0, 5.0])[name] == -1.0
+        # a collapsed model never beats a (weakly) negatively correlated one in a search
+        assert compute_metrics([name], [2.0, 2.0, 2.0], [1.0, 2.0, 3.0])[name] < \
+            compute_metrics([name], [3.0, 1.0, 2.0], [1.0, 2.0, 3.0])[name] < 0
 
 
 def test_unknown_name_lists_known():

@@ -1,17 +1,16 @@
 import json
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from aux_select import autosem, experiment, mixing
-from aux_select.synthetic import synthetic_task
-from aux_select.mixing import (AutoSemResult, Stage2Result, best_point, run_autosem, run_stage2,
-                               search_ratio)
-from aux_select.profiles import get_profile
+from aux_select.experiment import Experiment
+from aux_select.mixing import Stage2Result, best_point, run_stage2, search_ratio
+from aux_select.profiles import override
+from aux_select.tasks import get_task
+from fakes import fake_experiment
 from aux_select.store import Store
-from aux_select.train import RunResult
 
 OPTIMUM = np.array([6, 14])  # primary 6, auxiliary 14
 R = 20
@@ -92,90 +91,81 @@ def test_duplicate_proposals_are_replaced():
 
 # ----------------------------------------------------------------------------- stage 2 with fake runs
 
+SMOKE = override("smoke", ["gp.calls=7", "gp.initial_points=3"])
+
+
+def bowl_score(names, ratio):
+    """A closed-form 'run': the primary alone diverges (NaN), the rest score by the bowl."""
+    return math.nan if len(names) == 1 else 1 - bowl(ratio[:2]) / 10
+
+
 @pytest.fixture
-def fake_runs(monkeypatch):
-    """Stage 2 over synthetic task data with a closed-form 'run': no training, no real data.
-    The ratio [k, 0, …] (the primary alone) diverges."""
-    tasks = {n: synthetic_task(n, seed=i) for i, n in enumerate(["RTE", "MRPC", "WNLI", "CoLA"])}
-    monkeypatch.setattr(mixing, "load_tasks", lambda names, *a, **k: [tasks[n] for n in names])
-    calls = []
-
-    def mtl_run(names, ratio, **kwargs):
-        calls.append((names, ratio))
-        failure = "loss became nan at step 3 (diverged)" if len(names) == 1 else None
-        score = math.nan if failure else 1 - bowl(ratio[:2]) / 10
-        return RunResult(tasks=names, ratio=ratio, select={"accuracy": score}, report={"accuracy": score / 2},
-                         select_score=score, report_score=score / 2, losses=[], steps=0, best_step=0,
-                         examples_seen={}, wall_time_s=0.0, peak_memory_mb=0.0, device="cpu", failure=failure)
-
-    monkeypatch.setattr(mixing, "mtl_run", mtl_run)
-    return calls
+def fake(monkeypatch):
+    """Stage 2 over synthetic task data with closed-form runs: no training, no real data."""
+    return lambda **settings: fake_experiment(monkeypatch, ["RTE", "MRPC", "WNLI", "CoLA"], bowl_score,
+                                              profile=settings.pop("profile", SMOKE), **settings)
 
 
-SMOKE = replace(get_profile("smoke"), gp_calls=7, gp_initial_points=3)
-
-
-def test_stage2_stores_every_point_and_resumes(fake_runs, tmp_path, monkeypatch):
+def test_stage2_stores_every_point_and_resumes(fake, tmp_path, monkeypatch):
     store = Store(tmp_path)
-    full = run_stage2("RTE", ["MRPC"], profile=SMOKE, store=Store(tmp_path / "other"), progress=False)
-    fake_runs.clear()
+    exp, calls = fake(store=Store(tmp_path / "other"))
+    full = run_stage2("RTE", ["MRPC"], exp)
+    exp, calls = fake(store=store)
     real_trial = mixing.ratio_trial
 
     def killed_after_4(*args, **kwargs):
-        if len(fake_runs) == 4:
+        if len(calls) == 4:
             raise KeyboardInterrupt
         return real_trial(*args, **kwargs)
 
     monkeypatch.setattr(mixing, "ratio_trial", killed_after_4)
     with pytest.raises(KeyboardInterrupt):
-        run_stage2("RTE", ["MRPC"], profile=SMOKE, store=store, progress=False)
+        run_stage2("RTE", ["MRPC"], exp)
     record, = store.records("gp_search")
     assert [t["ratio"] for t in record["value"]["trials"]] == [t.ratio for t in full.trials[:4]]
 
-    fake_runs.clear()
-    resumed = run_stage2("RTE", ["MRPC"], profile=SMOKE, store=store, progress=False)
-    assert len(fake_runs) == 3
-    assert json.dumps(resumed.to_dict()) == json.dumps(full.to_dict())  # NaN != NaN for ==
+    exp, calls = fake(store=store)
+    resumed = run_stage2("RTE", ["MRPC"], exp)
+    assert len(calls) <= 3  # only new points train (fewer if one is proportional to a stored run)
+    assert json.dumps(resumed.to_json()) == json.dumps(full.to_json())  # NaN != NaN for ==
     assert len({tuple(t.ratio) for t in resumed.trials}) == 7
     record, = store.records("gp_search")
     assert len(record["value"]["trials"]) == 7
-    again = Stage2Result.from_dict(json.loads(json.dumps(resumed.to_dict())))
-    assert json.dumps(again.to_dict()) == json.dumps(resumed.to_dict())
+    again = Stage2Result.from_json(json.loads(json.dumps(resumed.to_json())))
+    assert json.dumps(again.to_json()) == json.dumps(resumed.to_json())
 
 
-def test_stage2_records_a_diverged_run_and_chooses_among_the_rest(fake_runs, monkeypatch):
+def test_stage2_records_a_diverged_run_and_chooses_among_the_rest(fake, monkeypatch):
     monkeypatch.setattr(mixing, "search_ratio", lambda objective, *a, **k: [
-        (x, objective(x)) for x in ([3, 0], [6, 14], [5, 12])])
-    result = run_stage2("RTE", ["MRPC"], profile=SMOKE, progress=False)
+        (x, objective(x)) for x in ([3, 0], [6, 14], [5, 15])])
+    # a proportion's score: best where the primary has 30 % of the batches
+    exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"], profile=SMOKE, score=lambda names, ratio: (
+        math.nan if len(names) == 1 else 1 - abs(ratio[0] / sum(ratio) - 0.3)))
+    result = run_stage2("RTE", ["MRPC"], exp)
     failed = result.trials[0]
     assert failed.failure.startswith("loss became nan") and math.isnan(failed.select_score)
-    assert fake_runs[0] == (["RTE"], [1])  # the primary alone trains as single-task
+    assert calls[0] == (["RTE"], [1])  # the primary alone trains as single-task
+    assert calls[1] == (["RTE", "MRPC"], [3, 7])  # 6:14 trains as its canonical 3:7
     assert result.best_ratio == [6, 14] and result.ratio == {"RTE": 6, "MRPC": 14}
-    assert (result.best_select_score, result.report_score) == (1.0, 0.5)
+    assert (result.best_select_score, result.report_score) == (1.0, 0.9)
     assert result.optimize_result().func_vals[0] == 0.0  # the GP saw accuracy's worst score
 
 
-@pytest.mark.parametrize("selected, profile, n_calls, message", [
-    ([], SMOKE, None, "no auxiliary tasks selected"),
-    (["MRPC", "RTE"], SMOKE, None, "among the selected auxiliary tasks"),
-    (["MRPC", "MRPC"], SMOKE, None, "name a task twice"),
-    (["MRPC", "NOPE"], SMOKE, None, "unknown task 'NOPE'"),
-    (["MRPC"], replace(SMOKE, max_ratio=0), None, "max_ratio=0"),
-    (["MRPC"], SMOKE, 0, "n_calls=0"),
-    (["MRPC"], replace(SMOKE, gp_initial_points=0), None, "n_initial_points=0"),
-    (["MRPC"], replace(SMOKE, max_ratio=1), 3, "exceeds the 2 distinct ratios"),
+@pytest.mark.parametrize("selected, settings, n_calls, message", [
+    ([], [], None, "no auxiliary tasks selected"),
+    (["MRPC", "RTE"], [], None, "among the selected auxiliary tasks"),
+    (["MRPC", "MRPC"], [], None, "name a task twice"),
+    (["MRPC", "NOPE"], [], None, "unknown task 'NOPE'"),
+    (["MRPC"], ["gp.max_ratio=0"], None, "max_ratio=0"),
+    (["MRPC"], [], 0, "n_calls=0"),
+    (["MRPC"], ["gp.initial_points=0"], None, "n_initial_points=0"),
+    (["MRPC"], ["gp.max_ratio=1"], 3, "exceeds the 2 distinct ratios"),
 ])
-def test_bad_input_fails_before_loading_or_training(monkeypatch, selected, profile, n_calls, message):
-    def refuse(*args, **kwargs):
-        raise AssertionError("data was loaded or a model trained before the input was checked")
-
-    for name in ("load_tasks", "mtl_run", "run_stage1"):
-        monkeypatch.setattr(mixing, name, refuse)
+def test_bad_input_fails_before_loading_or_training(fake, selected, settings, n_calls, message):
+    exp, calls = fake(profile=override(SMOKE, settings))
     with pytest.raises(ValueError, match=message):
-        run_stage2("RTE", selected, profile=profile, n_calls=n_calls)
-    if selected == ["MRPC"]:  # settings errors stop the pipeline before stage 1
-        with pytest.raises(ValueError, match=message):
-            run_autosem("RTE", ["MRPC", "WNLI"], profile=profile, n_calls=n_calls)
+        run_stage2("RTE", selected, exp, n_calls=n_calls)
+    assert not calls
 
 
 def test_stored_points_from_another_search_are_refused():
@@ -189,14 +179,16 @@ def test_stored_points_from_another_search_are_refused():
 
 # ----------------------------------------------------------------------------- real data, smoke profile
 
-@pytest.mark.data
-def test_autosem_on_smoke_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_autosem_on_smoke_is_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):
+    from aux_select.methods import get_method
     store = Store(tmp_path)
-    kw = dict(profile="smoke", data_dir=data_dir, store=store, n_calls=3, progress=False)
-    first = run_autosem("WNLI", ["RTE", "MRPC"], **kw)
-    assert first.selected == first.stage2.tasks[1:] and len(first.stage2.trials) == 3
-    assert set(first.ratio) == {"WNLI", *first.selected} and first.ratio["WNLI"] >= 1
-    assert first.report_score == next(t.report_score for t in first.stage2.trials if t.ratio == first.stage2.best_ratio)
+    exp = Experiment(override("smoke", ["gp.calls=3"]), data_dir=fixture_data_dir, store=store, progress=False)
+    first = get_method("AutoSeM")(exp, "WNLI", ["RTE", "MRPC"])
+    stage2 = run_stage2("WNLI", autosem.run_stage1("WNLI", ["RTE", "MRPC"], exp).selected, exp)
+    assert sorted(first.selected) == sorted(t for t, r in zip(stage2.tasks[1:], stage2.best_ratio[1:]) if r > 0)
+    assert len(stage2.trials) == 3 and first.details["trials"][0]["ratio"] == stage2.trials[0].ratio
+    assert first.report[get_task("WNLI").selection_metric] == stage2.report_score
     assert len(store.records("gp_search")) == 1 and len(store.records("stage1")) == 1
 
     def no_training(*args, **kwargs):
@@ -204,12 +196,11 @@ def test_autosem_on_smoke_is_stored_and_reused(data_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiment, "run_mtl", no_training)
     monkeypatch.setattr(autosem, "Trainer", no_training)
-    again = run_autosem("WNLI", ["RTE", "MRPC"], **kw)
-    assert (again.stage1, again.stage2) == (first.stage1, first.stage2)
-    assert run_stage2("WNLI", first.selected, **kw) == first.stage2
-    assert AutoSemResult.from_dict(json.loads(json.dumps(first.to_dict()))).stage2 == first.stage2
+    again = get_method("AutoSeM")(Experiment(exp.profile, data_dir=fixture_data_dir, store=store, progress=False),
+                                  "WNLI", ["RTE", "MRPC"])
+    assert again.to_json() == first.to_json()
     with pytest.raises(AssertionError, match="trained again"):  # a longer search trains only new points
-        run_stage2("WNLI", first.selected, **kw | {"n_calls": 4})
+        run_stage2("WNLI", stage2.tasks[1:], exp, n_calls=4)
 
 
 def test_objective_figure_is_reproducible_and_leaves_numpy_alone():

@@ -221,3 +221,21 @@ def test_a_stale_value_is_computed_again(tmp_path):
                                  stale=lambda v: "predictions" not in v)
     assert fresh == store.get("run", SPEC) == {"acc": 0.5, "predictions": [1]}
     assert store.get_or_compute("run", SPEC, lambda: {"acc": 0.0}, stale=lambda v: "predictions" not in v) == fresh
+
+
+def test_content_hash_is_the_rows_not_the_history():
+    from datasets import Dataset
+    from aux_select.store import content_hash
+    a = Dataset.from_dict({"text_a": ["x", "y", "z"], "label": [0, 1, 0]})
+    same = Dataset.from_dict({"text_a": ["w", "x", "y", "z"], "label": [1, 0, 1, 0]}).select([1, 2, 3])
+    assert a._fingerprint != same._fingerprint and content_hash(a) == content_hash(same)
+    assert content_hash(a) != content_hash(a.select([0, 1]))
+    assert content_hash(a) != content_hash(a.map(lambda r: {"label": 1 - r["label"]}))
+
+
+def test_a_cpu_result_never_reads_cuda_memory(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine with a GPU ...
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: pytest.fail("read CUDA for a CPU run"))
+    array = Store(tmp_path).get_or_compute_array("m", {"x": 1}, lambda: np.ones(3), device="cpu")  # ... a CPU run
+    assert array.tolist() == [1.0, 1.0, 1.0] and Store(tmp_path).cost("m", {"x": 1})["peak_memory_mb"] > 0

@@ -50,6 +50,7 @@ def test_real_counts_of_the_extra_tasks(data_dir, name):
 
 @pytest.mark.data
 def test_real_extra_tasks_load_with_their_quirks(data_dir):
+    # the real files' own facts; the reading behaviour is tested on the fixtures below
     ner = read_local_file(data_dir, get_task("NER").local_train, get_task("NER"))
     assert ner[0]["words"][:3] == ["EU", "rejects", "German"]  # the -DOCSTART- line is dropped
     tags = get_task("NER").labels
@@ -62,9 +63,63 @@ def test_real_extra_tasks_load_with_their_quirks(data_dir):
     chunking = load_task("Chunking", data_dir, select_cap=None)
     assert len(chunking.report) == round(0.2 * 8936)  # no dev file: a seeded share held out of train
     assert len(chunking.train) + len(chunking.select) + len(chunking.report) == 8936
-    assert "no dev file" in chunking.notes
+    assert "no dev file" in chunking.notes and "sample" not in chunking.notes
     pos = task_statistics(load_task("POS", data_dir))
     assert pos["type"] == "sequence labelling" and sum(pos["label_counts"].values()) > 0
+
+
+# ----------------------------------------------------------------------------- the fixture files
+
+def _word_lines(path):
+    """CoNLL-U lines of syntactic words: integer ids (no comments, no 2-3 ranges, no 5.1 nodes)."""
+    return [line.split("\t") for line in path.read_text().splitlines() if line.split("\t")[0].isdigit()]
+
+
+def test_conllu_fixture_reads_words_only(fixture_data_dir):
+    spec = get_task("POS")
+    path = fixture_data_dir / spec.local_train.path
+    text = path.read_text()
+    assert "# sent_id" in text and "\n2-3\tdidn't\t" in text and any(l.split("\t")[0].count(".") == 1
+                                                                        for l in text.splitlines())
+    rows = read_local_file(fixture_data_dir, spec.local_train, spec)
+    assert len(rows) == text.count("# sent_id")
+    words = _word_lines(path)
+    assert [w for r in rows for w in r["words"]] == [w[1] for w in words]  # ranges and empty nodes skipped
+    assert [spec.labels[t] for r in rows for t in r["label"]] == [w[3] for w in words]
+    assert not any("didn't" in r["words"] for r in rows) and any(r["words"][1:3] == ["did", "n't"] for r in rows)
+
+
+def test_extra_tasks_load_with_their_quirks_on_fixture_files(fixture_data_dir):
+    root = fixture_data_dir
+    # CoNLL-2003: -DOCSTART- lines dropped, IOB1 (entities start with I-; B- only between two)
+    ner = get_task("NER")
+    lines = (root / ner.local_train.path).read_text().splitlines()
+    assert lines[0] == "-DOCSTART- -X- O O" and sum(l.startswith("-DOCSTART-") for l in lines) > 1
+    rows = read_local_file(root, ner.local_train, ner)
+    assert len(rows) == sum(1 for a, b in zip(lines, lines[1:] + [""]) if a and not a.startswith("-DOC") and not b)
+    assert rows[0]["words"][0] == lines[2].split()[0] and all("-DOCSTART-" not in r["words"] for r in rows)
+    tags = [[ner.labels[t] for t in r["label"]] for r in rows]
+    assert tags[0][0] == "I-PER" and any("B-LOC" in t for t in tags)
+    assert all(t[i - 1] == f"I-{tag[2:]}" for t in tags for i, tag in enumerate(t) if tag.startswith("B-"))
+    # CoNLL-2000: IOB2 chunks; no dev file, so a seeded 20 % of train is the report split
+    chunking = get_task("Chunking")
+    n = len(read_local_file(root, chunking.local_train, chunking))
+    task = load_task("Chunking", root, select_cap=None)
+    assert len(task.report) == round(0.2 * n) and len(task.train) + len(task.select) + len(task.report) == n
+    assert "no dev file" in task.notes and "sample data root" in task.notes
+    assert {chunking.labels[t] for r in task.train["label"] for t in r} >= {"B-NP", "I-NP", "B-VP", "B-PP", "O"}
+    # MELD: a real CSV reader (quoted commas, doubled quotes, curly quotes); dyadic has no "Sr No."
+    for name, header in (("MELD", "Sr No.,Utterance,"), ("Dyadic-MELD", "Utterance,Speaker,")):
+        spec = get_task(name)
+        assert (root / spec.local_train.path).read_text().startswith(header)
+        rows = read_local_file(root, spec.local_train, spec)
+        texts = [r["text_a"] for r in rows]
+        assert any("," in t for t in texts) and any("’" in t for t in texts)
+        assert any(t.count('"') == 2 and '""' not in t for t in texts)  # "" in the file is one quote
+        assert len(rows) == 100 and {r["label"] for r in rows} == set(range(7))
+    pos = task_statistics(load_task("POS", root))
+    assert pos["type"] == "sequence labelling" and sum(pos["label_counts"].values()) == len(
+        _word_lines(root / get_task("POS").local_train.path))
 
 
 def test_pools_are_the_papers():

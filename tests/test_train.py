@@ -103,10 +103,10 @@ def test_divergence_is_a_recorded_failure():
     assert result.steps < 200  # stopped at the first check, not trained to the end
 
 
-def test_result_round_trips_through_dict(toy):
+def test_result_round_trips_through_json(toy):
     from aux_select.train import RunResult
     result = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=5), progress=False)
-    assert RunResult.from_dict(result.to_dict()) == result
+    assert RunResult.from_json(result.to_json()) == result
 
 
 def test_checkpoint_restore_continues_exactly(toy, tmp_path):
@@ -122,3 +122,15 @@ def test_checkpoint_restore_continues_exactly(toy, tmp_path):
     assert second.batches_drawn == {"toy": 10} and second.examples_seen == {"toy": 10 * 32}
     assert [second.step("toy").item() for _ in range(4)] == expected
     assert second.score("toy") == first.score("toy")
+
+
+def test_a_ratio_trains_as_its_canonical_proportion(toy):
+    from aux_select.train import canonical_ratio, mixing_schedule
+    assert canonical_ratio([3, 3, 3]) == [1, 1, 1] and canonical_ratio([4, 0, 2]) == [2, 1]
+    assert canonical_ratio([6, 0]) == [1]
+    other = replace(toy, spec=replace(toy.spec, name="other"))
+    config = replace(FAST, max_steps=6)
+    doubled = run_mtl([toy, other], [4, 2], encoder=TINY, config=config, progress=False)
+    once = run_mtl([toy, other], [2, 1], encoder=TINY, config=config, progress=False)
+    assert doubled.ratio == [2, 1] and doubled.losses == once.losses  # the same schedule
+    assert mixing_schedule([2, 1]) * 2 != mixing_schedule([4, 2])  # what the raw flat list would have trained

@@ -1,0 +1,36 @@
+"""Fakes shared by the unit tests: an Experiment over synthetic tasks whose MTL runs are a
+closed-form score instead of training (every call is recorded; a NaN score is a diverged run)."""
+from typing import Callable, Sequence
+
+from aux_select import experiment
+from aux_select.experiment import Experiment
+from aux_select.synthetic import synthetic_task
+from aux_select.train import RunResult
+
+
+def primary_share(names: list[str], ratio: list[int]) -> float:
+    """The score grows with the primary's share of the mix, a little less per extra task."""
+    return ratio[0] / sum(ratio) - 0.01 * len(names)
+
+
+def fake_experiment(monkeypatch, names: Sequence[str], score: Callable[[list[str], list[int]], float] = primary_share,
+                    profile="smoke", **settings) -> tuple[Experiment, list]:
+    """(an Experiment serving a synthetic task under each name, the list of (tasks, ratio) every
+    MTL run was asked for); `score(tasks, canonical ratio)` is each run's select score."""
+    calls = []
+
+    def run_mtl(tasks, ratio, **kwargs):
+        tasks = [t.name for t in tasks]
+        calls.append((tasks, list(ratio)))
+        s = score(tasks, list(ratio))
+        failure = "loss became nan at step 3 (diverged)" if s != s else None  # NaN: the run diverged
+        return RunResult(failure=failure, tasks=tasks, ratio=list(ratio), select={"accuracy": s}, report={"accuracy": s - 0.1},
+                         select_score=s, report_score=s - 0.1, losses=[], steps=0, best_step=0, examples_seen={},
+                         wall_time_s=1.0, peak_memory_mb=10.0, device="cpu", report_predictions=[0, 1],
+                         report_labels=[0, 1])
+
+    monkeypatch.setattr(experiment, "run_mtl", run_mtl)
+    exp = Experiment(profile, progress=False, **settings)
+    for i, name in enumerate(names):
+        exp.use_task(synthetic_task(name, seed=i))
+    return exp, calls
