@@ -1,4 +1,4 @@
-"""Loading, splitting, subsampling, tokenising and batching.
+"""Loading, splitting and subsampling (tokenising and batching: `aux_select.batching`).
 
 Every task becomes three `datasets.Dataset`s with columns `text_a`, [`text_b`,] `label`
 (tagging: `words` and `label`, one tag id per word):
@@ -21,23 +21,17 @@ offline failure is reported as "the hub could not be reached".
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-import datasets
 import numpy as np
 import pandas as pd
-import torch
 from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_datasets
-from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
-from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers import PreTrainedTokenizerBase
 
 from .readers import SAMPLE_MARKER, is_sample_root, read_local_file
-from .tasks import IGNORE, TAGGING, TaskSpec, get_task
+from .tasks import TAGGING, TaskSpec, get_task
 
 HELD_OUT_REPORT_FRACTION = 0.2  # share of the source kept back as report when there is no dev file
                                 # (proxies: of the dev file; chunking: of the train file)
@@ -330,6 +324,18 @@ def describe_tasks(tasks: list[TaskData]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("task")
 
 
+def split_sizes(tasks: list[TaskData]) -> pd.DataFrame:
+    """Rows of each task's train / select / report split (what a profile's caps leave)."""
+    return pd.DataFrame([{"task": t.name, "train": len(t.train), "select": len(t.select), "report": len(t.report)}
+                         for t in tasks]).set_index("task")
+
+
+def truncated_share(lengths: dict[str, list[int]], max_len: int) -> pd.Series:
+    """Per task, the share of examples longer than `max_len` tokens (cut off when tokenised)."""
+    return pd.Series({name: float(np.mean(np.asarray(ns) > max_len)) for name, ns in lengths.items()},
+                     name=f"share over {max_len} tokens")
+
+
 def example_lengths(ds: Dataset, tokenizer: PreTrainedTokenizerBase, limit: int | None = None,
                     seed: int = 0) -> list[int]:
     """Untruncated tokens per example (special tokens included) of up to `limit` seeded rows."""
@@ -340,98 +346,3 @@ def example_lengths(ds: Dataset, tokenizer: PreTrainedTokenizerBase, limit: int 
         return [len(ids) for ids in tokenizer(columns["words"], is_split_into_words=True)["input_ids"]]
     texts = [columns[k] for k in ("text_a", "text_b") if k in columns]
     return [len(ids) for ids in tokenizer(*texts)["input_ids"]]
-
-
-# ----------------------------------------------------------------------------- tokenising
-
-_TOKENIZER_KEYS: "weakref.WeakKeyDictionary[PreTrainedTokenizerBase, str]" = weakref.WeakKeyDictionary()
-
-
-def tokenizer_key(tokenizer: PreTrainedTokenizerBase) -> str:
-    """A short stable identity for a tokenizer (its name and vocabulary), computed once per
-    tokenizer object: serialising a 30k vocabulary costs more than tokenising a small task."""
-    if tokenizer not in _TOKENIZER_KEYS:
-        vocab = json.dumps(sorted(tokenizer.get_vocab().items()))
-        _TOKENIZER_KEYS[tokenizer] = hashlib.sha1(f"{tokenizer.name_or_path}|{vocab}".encode()).hexdigest()[:12]
-    return _TOKENIZER_KEYS[tokenizer]
-
-
-def cache_dir() -> Path:
-    """Where tokenised datasets are cached: AUX_SELECT_CACHE or ~/.cache/aux_select."""
-    return Path(os.environ.get("AUX_SELECT_CACHE", "~/.cache/aux_select")).expanduser()
-
-
-def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_len: int) -> Dataset:
-    """input_ids / attention_mask / token_type_ids / labels, unpadded; cached on disk by
-    (tokenizer, data fingerprint, max_len) so each is tokenised once. Tagging: each word's tag
-    sits on its first sub-token, every other position is IGNORE (words cut off by max_len are
-    dropped from training and scoring alike)."""
-    pair = "text_b" in ds.column_names
-    key = f"{tokenizer_key(tokenizer)}-{ds._fingerprint}-{max_len}"
-    path = cache_dir() / "tokenized" / f"{key}.arrow"
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def encode(batch):
-        if "words" in batch:
-            out = tokenizer(batch["words"], is_split_into_words=True, truncation=True, max_length=max_len)
-            out["labels"] = [_first_subtoken_labels(out.word_ids(i), tags)
-                             for i, tags in enumerate(batch["label"])]
-            return out
-        texts = (batch["text_a"], batch["text_b"]) if pair else (batch["text_a"],)
-        out = tokenizer(*texts, truncation=True, max_length=max_len)
-        out["labels"] = batch["label"]
-        return out
-
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # a bar per split per task buries the training bars
-    try:
-        return ds.map(encode, batched=True, remove_columns=ds.column_names, cache_file_name=str(path),
-                      new_fingerprint=key)
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
-
-
-def _first_subtoken_labels(word_ids: list[int | None], tags: list[int]) -> list[int]:
-    """Per token: the word's tag on its first sub-token, IGNORE on the rest and on [CLS]/[SEP]."""
-    return [IGNORE if w is None or w == prev else tags[w]
-            for w, prev in zip(word_ids, [None, *word_ids[:-1]])]
-
-
-# ----------------------------------------------------------------------------- batching
-
-class _Rows(torch.utils.data.Dataset):
-    """Tokenised rows as plain lists: indexing Arrow per example is slower than the model step
-    on tiny encoders."""
-
-    def __init__(self, ds: Dataset):
-        self.columns = ds.to_dict()
-        self.n = len(ds)
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        return {k: v[i] for k, v in self.columns.items()}
-
-
-def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int, *,
-                shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
-    """Dynamically padded batches. Training: length-grouped random batches (little padding,
-    seeded). Evaluation: longest first, in a fixed order."""
-    rows = _Rows(encoded)
-    lengths = [len(x) for x in rows.columns["input_ids"]]
-    if shuffle:
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths,
-                                       generator=torch.Generator().manual_seed(seed))
-    else:
-        sampler = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return torch.utils.data.DataLoader(rows, batch_size=batch_size, sampler=sampler,
-                                       collate_fn=collator(encoded, tokenizer))
-
-
-def collator(encoded: Dataset, tokenizer: PreTrainedTokenizerBase):
-    """Dynamic padding; tagging labels are padded with IGNORE as well."""
-    if isinstance(encoded.features["labels"], (List, datasets.Sequence)):
-        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
-    return DataCollatorWithPadding(tokenizer)

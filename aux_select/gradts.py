@@ -41,7 +41,8 @@ from safetensors.torch import load_model, save_model
 from scipy.stats import kendalltau
 from tqdm.auto import tqdm
 
-from .data import TaskData, collator
+from .batching import collator
+from .data import TaskData
 from .experiment import Experiment, as_experiment
 from .gates import gate_shape, head_gates
 from .models import MultiTaskModel, losses_per_example

@@ -3,6 +3,8 @@
 `plots.save`. (Kept apart from plots.py only while that file is being edited by others.)"""
 from __future__ import annotations
 
+from typing import Sequence
+
 import math
 
 import matplotlib.pyplot as plt
@@ -67,11 +69,12 @@ def plot_greedy_trials(trials: list[dict], base_score: float, selected: list[str
     return fig
 
 
-def plot_instance_taus(taus: dict[str, np.ndarray], threshold: float) -> plt.Figure:
-    """Distribution of each auxiliary's instance-level tau with the primary (GradTS-fg); rows at
-    or right of the threshold line are kept."""
+def plot_instance_taus(taus: dict[str, Sequence[float]], threshold: float) -> plt.Figure:
+    """Distribution of each auxiliary's instance-level tau with the primary (GradTS-fg, e.g. its
+    `SelectionResult.instance_taus`); rows at or right of the threshold line are kept."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for task, tau in taus.items():
+        tau = np.asarray(tau, dtype=float)
         tau = tau[np.isfinite(tau)]
         kept = (tau >= threshold).mean() if len(tau) else 0.0
         ax.hist(tau, bins=30, range=(-1, 1), histtype="step", lw=1.8, label=f"{task} ({kept:.0%} kept)")

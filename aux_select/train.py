@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .cost import PeakMemory
-from .data import TaskData, make_loader, tokenize
+from .batching import make_loader, tokenize
+from .data import TaskData
 from .metrics import as_rows, task_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
 from .store import JsonResult

@@ -21,7 +21,8 @@ import time
 import torch
 from transformers import DataCollatorWithPadding
 
-from aux_select.data import data_root, load_task, tokenize
+from aux_select.batching import tokenize
+from aux_select.data import data_root, load_task
 from aux_select.synthetic import synthetic_task
 from aux_select.gradts import gate_grads
 from aux_select.models import EncoderConfig, build_model, load_tokenizer

@@ -22,7 +22,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from aux_select.data import load_task, make_loader
+from aux_select.batching import make_loader
+from aux_select.data import load_task
 from aux_select.models import EncoderConfig
 from aux_select.train import Trainer, TrainConfig
 

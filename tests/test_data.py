@@ -10,8 +10,8 @@ from datasets import ClassLabel, Dataset, Features, Value
 from transformers import AutoTokenizer
 
 from aux_select import data as data_mod
-from aux_select.data import (DataNotFoundError, HubSchemaError, available_tasks, load_task, make_loader,
-                             task_statistics, tokenize)
+from aux_select.batching import make_loader, tokenize
+from aux_select.data import DataNotFoundError, HubSchemaError, available_tasks, load_task, task_statistics
 from aux_select.profiles import get_profile
 from aux_select.models import bundled_minilm_path
 from aux_select.readers import DataFormatError, read_local_file

@@ -1,5 +1,3 @@
-import warnings
-
 import pytest
 
 from aux_select import experiment

@@ -1,174 +1,248 @@
-"""Every notebook, executed headless by papermill in the smoke profile."""
+"""Every notebook, executed headless by papermill in the smoke profile on the fixture data
+(tests/fixtures/data: tiny made-up files in the classic GLUE / CoNLL / MELD layouts)."""
 import json
+from dataclasses import asdict
 from pathlib import Path
 
+import nbformat
+import pandas as pd
 import papermill
 import pytest
 
-from aux_select.profiles import get_profile
+from aux_select.autosem import Stage1Result
+from aux_select.compare import Comparison, comparison_table
+from aux_select.methods import method_names
+from aux_select.mixing import Stage2Result
+from aux_select.profiles import get_profile, override
+from aux_select.selection import SelectionResult
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 POOL = ["WNLI", "MRPC", "CoLA"]  # a short pool keeps the GradTS smoke runs to seconds
+SMOKE = get_profile("smoke")
+# what the fixture data provides of the GLUE pool (QQP has no files; MNLI and QNLI only dev files)
+GLUE = ["CoLA", "SST-2", "MRPC", "MNLI-proxy", "QNLI-proxy", "RTE", "WNLI"]
 
 
-def run_notebook(name: str, tmp_path: Path, summary: str, **parameters) -> dict:
-    """Execute the notebook in the smoke profile, writing under tmp_path; return its JSON summary."""
+def run_notebook(name: str, tmp_path: Path, summary: str, data_dir: Path, **parameters) -> dict:
+    """Execute the notebook in the smoke profile on `data_dir`, writing under tmp_path; return
+    its JSON summary."""
     out_dir, figures = tmp_path / "out", tmp_path / "figures"
     # a stuck cell fails the test instead of blocking the suite (smoke cells take seconds)
     papermill.execute_notebook(str(NOTEBOOKS / name), str(tmp_path / name), progress_bar=False,
                                execution_timeout=300,
-                               parameters={"profile": "smoke", "out_dir": str(out_dir),
+                               parameters={"profile": "smoke", "data_dir": str(data_dir), "out_dir": str(out_dir),
                                            "figures_dir": str(figures), **parameters})
     return json.loads((out_dir / summary).read_text())
 
 
-@pytest.mark.slow
-@pytest.mark.data
-def test_01_tasks_and_data(data_dir, tmp_path):
-    summary = run_notebook("01_tasks_and_data.ipynb", tmp_path, "tasks_and_data.json", data_dir=str(data_dir))
-    rows = {r["task"]: r for r in summary["table7"]}
-    assert rows["RTE"]["train rows"] == 2490 and rows["MNLI-proxy"]["notes"].startswith("PROXY for MNLI")
-    for figure in ("01_length_distribution.png", "01_label_distribution.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+def assert_figures(tmp_path: Path, *names: str) -> None:
+    for name in names:
+        assert (tmp_path / "figures" / name).stat().st_size > 10_000, name
 
 
-@pytest.mark.slow
-@pytest.mark.data
-def test_02_bandit_selection(data_dir, tmp_path):
-    summary = run_notebook("02_bandit_selection.ipynb", tmp_path, "bandit_selection_RTE.json", primary="RTE",
-                           data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    assert {"primary", "selected", "utilities", "alpha", "beta", "rounds", "trajectory", "autosem_p1"} <= set(summary)
-    assert summary["primary"] == "RTE" and "RTE" not in summary["selected"] and len(summary["selected"]) >= 2
-    assert set(summary["utilities"]) == set(summary["alpha"]) == {"RTE", *summary["candidates"]}
-    assert summary["rounds"] == len(summary["trajectory"]) == get_profile("smoke").bandit_rounds
-    assert summary["autosem_p1"]["tasks"] == ["RTE", *summary["selected"]]
-    for figure in ("02_RTE_posteriors.png", "02_RTE_utilities.png", "02_RTE_pulls.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
-    assert len(list((tmp_path / "store" / "stage1").glob("*.json"))) == 1
+def stored(tmp_path: Path, kind: str, suffix: str = "json") -> int:
+    return len(list((tmp_path / "store" / kind).glob(f"*.{suffix}")))
+
+
+def assert_comparison(summary: dict, methods: list[str], seeds: list[int], pool: list[str]) -> Comparison:
+    """The summary's comparison holds exactly `methods` x `seeds`, each selecting within `pool`."""
+    comparison = Comparison.from_json(summary)
+    assert [(r.method, r.seed) for r in comparison.results] == [(m, s) for s in seeds for m in methods]
+    assert sorted(comparison.shared) == sorted(seeds)
+    for r in comparison.results:
+        assert set(r.selected) <= set(pool) and r.primary == comparison.primary
+        assert len(r.ratio) == 1 + len(r.selected) and set(r.fractions) == set(r.selected)
+    return comparison
 
 
 def test_every_notebook_has_a_tagged_parameters_cell():
-    import nbformat
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
-        assert "profile" in tagged[0].source and "out_dir" in tagged[0].source, path.name
-        assert not any("class " in c.source for c in nb.cells if c.cell_type == "code"), path.name
+        # papermill reads every assignment (a line with a second "=" it cannot, and would then
+        # warn that a value passed for it is an unknown parameter)
+        params = papermill.inspect_notebook(str(path))
+        assert {"profile", "settings", "seeds", "out_dir"} <= set(params), path.name
+        assigned = [line.split("=")[0].strip() for line in tagged[0].source.splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+        assert list(params) == assigned, path.name
+        assert params["settings"]["default"] == "[]" and params["seeds"]["default"] == "[0]", path.name
+        assert "seed" not in params, path.name  # one name everywhere: seeds, a list
+        assert code.index(tagged[0]) == 0, path.name  # the parameters come first, the derived values after
+        for cell in code:
+            assert "def " not in cell.source and "class " not in cell.source, path.name
+            # committed without outputs: an executed copy goes elsewhere (papermill's output path)
+            assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_03_gp_mixing(data_dir, tmp_path):
-    summary = run_notebook("03_gp_mixing.ipynb", tmp_path, "gp_mixing_RTE.json", primary="RTE",
-                           data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    assert {"primary", "selected", "ratio", "trials", "best_select_score", "report_score", "single_task"} <= set(summary)
-    assert summary["primary"] == "RTE" and "RTE" not in summary["selected"]
-    assert list(summary["ratio"]) == ["RTE", *summary["selected"]] and summary["ratio"]["RTE"] >= 1
-    assert len(summary["trials"]) == get_profile("smoke").gp_calls
-    assert len({tuple(t["ratio"].values()) for t in summary["trials"]}) == len(summary["trials"])
-    best = max(t["select_score"] for t in summary["trials"] if not t["failure"])
-    assert summary["best_select_score"] == best
-    assert {"select_score", "report_score"} <= set(summary["single_task"])
-    for figure in ("03_RTE_convergence.png", "03_RTE_objective.png", "03_RTE_trials.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
-    assert len(list((tmp_path / "store" / "stage1").glob("*.json"))) == 1  # stage 1 ran here
-    assert len(list((tmp_path / "store" / "gp_search").glob("*.json"))) == 1
+def test_01_tasks_and_data(fixture_data_dir, tmp_path):
+    summary = run_notebook("01_tasks_and_data.ipynb", tmp_path, "tasks_and_data.json", fixture_data_dir)
+    rows = {r["task"]: r for r in summary["table7"]}
+    assert summary["tasks"] == [*GLUE, "STS-B"] and summary["profile"] == "smoke" and summary["seeds"] == [0]
+    assert rows["RTE"]["train rows"] == 100 and "sample data root" in rows["RTE"]["notes"]
+    assert rows["MNLI-proxy"]["notes"].startswith("PROXY for MNLI")
+    assert summary["splits"]["RTE"] == {"train": SMOKE.train_cap, "select": 10, "report": SMOKE.report_cap}
+    assert_figures(tmp_path, "01_length_distribution.png", "01_label_distribution.png")
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_07_ablations(data_dir, tmp_path):
-    summary = run_notebook("07_ablations.ipynb", tmp_path, "ablations_MRPC.json", data_dir=str(data_dir),
+def test_02_bandit_selection(fixture_data_dir, tmp_path):
+    summary = run_notebook("02_bandit_selection.ipynb", tmp_path, "bandit_selection_RTE.json", fixture_data_dir,
+                           primary="RTE", seeds=[0, 1], store_dir=str(tmp_path / "store"))
+    assert {"primary", "profile", "seeds", "candidates", "stage1", "comparison"} == set(summary)
+    assert summary["primary"] == "RTE" and summary["profile"] == "smoke" and summary["seeds"] == [0, 1]
+    assert summary["candidates"] == [t for t in GLUE if t != "RTE"]  # the pool the fixture data provides
+    stage1 = Stage1Result.from_json(summary["stage1"])
+    assert stage1.tasks == ["RTE", *summary["candidates"]] and stage1.settings["seed"] == 0
+    assert set(stage1.selected) <= set(summary["candidates"]) and len(stage1.selected) >= 2
+    assert set(stage1.utilities) == set(stage1.pulls) == set(stage1.tasks)
+    assert len(stage1.trajectory) == SMOKE.bandit.rounds and sum(stage1.pulls.values()) == SMOKE.bandit.rounds
+    comparison = assert_comparison(summary["comparison"], ["Single-Task", "AutoSeM-p1"], [0, 1],
+                                   summary["candidates"])
+    p1 = {r.seed: r for r in comparison.results if r.method == "AutoSeM-p1"}
+    assert set(p1[0].selected) == set(stage1.selected) and set(p1[0].ratio) == {1}  # uniform, seed 0's stage 1
+    assert_figures(tmp_path, "02_RTE_posteriors.png", "02_RTE_utilities.png", "02_RTE_pulls.png")
+    assert stored(tmp_path, "stage1") == 2  # one trajectory per seed
+
+
+@pytest.mark.slow
+def test_03_gp_mixing(fixture_data_dir, tmp_path):
+    summary = run_notebook("03_gp_mixing.ipynb", tmp_path, "gp_mixing_RTE.json", fixture_data_dir, primary="RTE",
                            store_dir=str(tmp_path / "store"))
-    rows = {r["name"]: r for r in summary["rows"]}
-    assert list(rows) == ["Baseline", "+QQP", "+QQP+MNLI", "w/o Stage-1", "w/o Stage-2", "Final MTL"]
-    assert rows["+QQP"]["tasks"] == [] and "QQP is not available" in rows["+QQP"]["note"]  # offline
-    assert rows["+QQP+MNLI"]["tasks"] == ["MRPC", "MNLI-proxy"]
-    assert rows["Final MTL"]["tasks"] == rows["w/o Stage-2"]["tasks"] == ["MRPC", *summary["selected"]]
-    assert len(rows["w/o Stage-1"]["tasks"]) == 1 + len(summary["candidates"])
-    n_calls = get_profile("smoke").gp_calls
-    assert [r["runs"] for r in summary["rows"]] == [1, 0, 1, n_calls, n_calls, n_calls]
-    assert set(summary["table"]) == set(rows)
-    assert (tmp_path / "figures" / "07_MRPC_ablations.png").stat().st_size > 10_000
+    assert {"primary", "profile", "seeds", "candidates", "n_calls", "stage1", "stage2", "comparison"} == set(summary)
+    stage1, stage2 = Stage1Result.from_json(summary["stage1"]), Stage2Result.from_json(summary["stage2"])
+    assert stage2.tasks == ["RTE", *stage1.selected] and "RTE" not in stage1.selected
+    assert list(stage2.ratio) == stage2.tasks and stage2.ratio["RTE"] >= 1
+    assert len(stage2.trials) == summary["n_calls"] == SMOKE.gp.calls
+    assert len({tuple(t.ratio) for t in stage2.trials}) == len(stage2.trials)
+    assert stage2.best_select_score == max(t.select_score for t in stage2.trials if not t.failure)
+    comparison = assert_comparison(summary["comparison"], ["Single-Task", "AutoSeM-p1", "AutoSeM"], [0],
+                                   summary["candidates"])
+    autosem = comparison.results[-1]  # the best trial of the search above, read back
+    assert autosem.select_score == stage2.best_select_score
+    assert set(autosem.selected) == {t for t, r in stage2.ratio.items() if r > 0} - {"RTE"}
+    assert_figures(tmp_path, "03_RTE_convergence.png", "03_RTE_objective.png", "03_RTE_trials.png")
+    assert stored(tmp_path, "stage1") == 1  # stage 1 ran here, once for the notebook and AutoSeM
+    assert stored(tmp_path, "gp_search") == 1
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_04_head_importance(data_dir, tmp_path):
-    summary = run_notebook("04_head_importance.ipynb", tmp_path, "head_importance_RTE.json", primary="RTE",
-                           tasks=["RTE", *POOL], data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    assert set(summary["matrices"]) == {"RTE", *POOL} and len(summary["matrices"]["RTE"]) == 2
-    assert [t for t, _ in summary["ranking"]] and summary["kendall_tau"]["RTE"]["RTE"] == pytest.approx(1.0)
-    assert len(list((tmp_path / "store" / "head_importance").glob("*.npy"))) == 4
-    for figure in ("04_head_importance.png", "04_tau_matrix.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+def test_04_head_importance(fixture_data_dir, tmp_path):
+    summary = run_notebook("04_head_importance.ipynb", tmp_path, "head_importance_RTE.json", fixture_data_dir,
+                           primary="RTE", tasks=["RTE", *POOL], seeds=[0, 1], store_dir=str(tmp_path / "store"))
+    assert summary["seeds"] == [0, 1] and summary["importance"] == json.loads(json.dumps(asdict(SMOKE.importance)))
+    assert set(summary["matrices"]) == {"RTE", *POOL} and len(summary["matrices"]["RTE"]) == 2  # tiny-bert: 2 layers
+    taus = pd.DataFrame(summary["kendall_tau"])
+    assert set(taus.index) == set(taus.columns) == {"RTE", *POOL} and taus.loc["RTE", "RTE"] == pytest.approx(1.0)
+    ranking = summary["ranking"]  # the primary's row of the mean tau matrix, highest first
+    assert sorted(ranking) == sorted(POOL) and list(ranking.values()) == sorted(ranking.values(), reverse=True)
+    assert ranking == pytest.approx({t: taus.loc["RTE", t] for t in POOL})
+    assert stored(tmp_path, "head_importance", "npy") == 4 * 2  # every task at both seeds
+    assert_figures(tmp_path, "04_head_importance.png", "04_tau_matrix.png")
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_05_gradts_selection(data_dir, tmp_path):
-    summary = run_notebook("05_gradts_selection.ipynb", tmp_path, "gradts_selection_RTE.json", primary="RTE",
-                           candidates=POOL, data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    trial, fg = summary["gradts_trial"], summary["gradts_fg"]
-    assert sorted(t for t, _ in summary["ranking"]) == sorted(POOL)
-    assert trial["run"]["tasks"][0] == "RTE" and set(trial["run"]["tasks"][1:]) == set(trial["selected"])
-    assert trial["trials"]
-    assert set(fg["selected"]) <= set(trial["selected"]) and set(fg["kept_fraction"]) == set(trial["selected"])
-    assert summary["trial"] == trial["selected"] and summary["fg"] == fg["kept_fraction"]
-    assert set(summary["thres"]) <= set(POOL) and set(summary["scores"]) == {"single-task", "GradTS-thres",
-                                                                            "GradTS-trial", "GradTS-fg"}
-    assert (tmp_path / "figures" / "05_RTE_trial.png").stat().st_size > 10_000
+def test_05_gradts_selection(fixture_data_dir, tmp_path):
+    summary = run_notebook("05_gradts_selection.ipynb", tmp_path, "gradts_selection_RTE.json", fixture_data_dir,
+                           primary="RTE", candidates=POOL, store_dir=str(tmp_path / "store"))
+    thres, trial, fg = (SelectionResult.from_json(summary[k]) for k in ("gradts_thres", "gradts_trial", "gradts_fg"))
+    assert sorted(t for t, _ in thres.order) == sorted(POOL) and set(thres.selected) <= set(POOL)
+    assert all(tau >= SMOKE.gradts.threshold for t, tau in thres.order if t in thres.selected)
+    assert trial.run.tasks[0] == "RTE" and set(trial.run.tasks[1:]) == set(trial.selected) and trial.trials
+    assert set(fg.selected) <= set(trial.selected) and set(fg.kept_fraction) == set(fg.instance_taus) == set(trial.selected)
+    for task, taus in fg.instance_taus.items():  # every train row's tau, and the share the threshold kept
+        assert len(taus) == SMOKE.train_cap
+        assert fg.kept_fraction[task] == pytest.approx(sum(t >= SMOKE.gradts.fg_threshold for t in taus) / len(taus))
+    comparison = assert_comparison(summary["comparison"], ["Single-Task", "GradTS-thres", "GradTS-trial", "GradTS-fg"],
+                                   [0], POOL)
+    results = {r.method: r for r in comparison.results}
+    assert set(results["GradTS-thres"].selected) == set(thres.selected)
+    assert set(results["GradTS-trial"].selected) == set(trial.selected)
+    assert results["GradTS-fg"].fractions == {t: fg.kept_fraction[t] for t in fg.selected}
+    assert_figures(tmp_path, "05_RTE_trial.png")
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_06_compare(data_dir, tmp_path):
-    summary = run_notebook("06_compare.ipynb", tmp_path, "compare_RTE.json", primary="RTE", candidates=POOL,
-                           seeds=[0, 1], data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    from aux_select.compare import METHODS, Comparison, comparison_table
-    comparison = Comparison.from_dict(summary)
-    assert sorted((r.method, r.seed) for r in comparison.results) == sorted((m, s) for m in METHODS for s in (0, 1))
+def test_06_compare(fixture_data_dir, tmp_path):
+    summary = run_notebook("06_compare.ipynb", tmp_path, "compare_RTE.json", fixture_data_dir, primary="RTE",
+                           candidates=POOL, seeds=[0, 1], store_dir=str(tmp_path / "store"))
+    comparison = assert_comparison(summary, method_names(), [0, 1], POOL)
     for r in comparison.results:
-        assert set(r.selected) <= set(POOL) and len(r.report_predictions) == len(r.report_labels) == 32
+        assert len(r.report_predictions) == len(r.report_labels) == SMOKE.report_cap
         assert r.method == "Single-Task" or r.wall_time_s > 0  # every other method has work of its own
-    assert list(comparison_table(comparison.results).index) == list(METHODS)
+    assert list(comparison_table(comparison.results).index) == method_names()
     assert {p["key"] for p in comparison.shared[0]} == {"single-task run", "head-importance matrices"}
     assert all(p["wall_time_s"] > 0 for parts in comparison.shared.values() for p in parts)
-    for figure in ("06_RTE_gains.png", "06_RTE_selection.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+    assert comparison.settings["profile"] == "smoke" and comparison.settings["candidates"] == POOL
+    assert_figures(tmp_path, "06_RTE_gains.png", "06_RTE_selection.png")
 
 
 @pytest.mark.slow
-@pytest.mark.data
-def test_reproduce_runs_each_primary_once_then_writes_the_tables(data_dir, tmp_path, capsys):
+def test_06_compare_adds_new_seeds_to_the_summary(fixture_data_dir, tmp_path):
+    methods = ["Single-Task", "NO-SEL"]
+    common = dict(primary="RTE", candidates=POOL, methods=methods, store_dir=str(tmp_path / "store"))
+    first = run_notebook("06_compare.ipynb", tmp_path, "compare_RTE.json", fixture_data_dir, seeds=[0], **common)
+    summary = run_notebook("06_compare.ipynb", tmp_path, "compare_RTE.json", fixture_data_dir, seeds=[1], **common)
+    comparison = assert_comparison(summary, methods, [0, 1], POOL)  # seed 0 kept, seed 1 added
+    assert comparison.settings["seeds"] == [0, 1] and comparison.settings["methods"] == methods
+    assert [r for r in summary["results"] if r["seed"] == 0] == first["results"]  # seed 0 as the first run wrote it
+    assert stored(tmp_path, "run") == 2 * len(methods)  # each seed's two runs, none repeated
+
+
+@pytest.mark.slow
+def test_07_ablations(fixture_data_dir, tmp_path):
+    summary = run_notebook("07_ablations.ipynb", tmp_path, "ablations_MRPC.json", fixture_data_dir,
+                           store_dir=str(tmp_path / "store"))
+    ablations = summary["ablations"]
+    assert summary["primary"] == ablations["primary"] == "MRPC" and summary["seeds"] == [0]
+    assert summary["candidates"] == ablations["settings"]["candidates"] == [t for t in GLUE if t != "MRPC"]
+    rows, selected = {r["name"]: r for r in ablations["rows"]}, ablations["settings"]["selected"]
+    assert list(rows) == ["Baseline", "+QQP", "+QQP+MNLI", "w/o Stage-1", "w/o Stage-2", "Final MTL"]
+    assert rows["+QQP"]["tasks"] == [] and "QQP is not available" in rows["+QQP"]["note"]  # no QQP files
+    assert rows["+QQP+MNLI"]["tasks"] == ["MRPC", "MNLI-proxy"]
+    assert rows["Final MTL"]["tasks"] == rows["w/o Stage-2"]["tasks"] == ["MRPC", *selected]
+    assert set(selected) <= set(summary["candidates"])
+    assert len(rows["w/o Stage-1"]["tasks"]) == 1 + len(summary["candidates"])
+    n_calls = SMOKE.gp.calls
+    assert summary["n_calls"] == n_calls
+    assert [r["runs"] for r in ablations["rows"]] == [1, 0, 1, n_calls, n_calls, n_calls]
+    assert_figures(tmp_path, "07_MRPC_ablations.png")
+
+
+@pytest.mark.slow
+def test_08_mixed_objectives(fixture_data_dir, tmp_path):
+    # a tagging primary: its bandit rewards, trial stops and report scores are entity/token metrics
+    summary = run_notebook("08_mixed_objectives.ipynb", tmp_path, "mixed_mixed_POS.json", fixture_data_dir,
+                           primary="POS", pool="mixed", store_dir=str(tmp_path / "store"))
+    assert summary["candidates"] == [*GLUE, "STS-B", "NER", "Chunking"]  # the mixed pool the fixtures provide
+    assert set(summary["ranking"]) == set(summary["candidates"]) and summary["pool"] == "mixed"
+    assert set(summary["kendall_tau"]) == {"POS", *summary["candidates"]}
+    comparison = assert_comparison(summary["comparison"], method_names(mixed_pools=True), [0], summary["candidates"])
+    assert [r.method for r in comparison.results] == ["Single-Task", "AutoSeM-p1", "AutoSeM", "GradTS-thres",
+                                                      "GradTS-trial", "GradTS-fg"]
+    assert all(set(r.report) == {"token_accuracy"} for r in comparison.results)
+    assert_figures(tmp_path, "08_mixed_POS_tau_matrix.png", "08_mixed_POS_selection.png")
+
+
+@pytest.mark.slow
+def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_dir, tmp_path, capsys):
     from aux_select import reproduce
-    args = ["--primaries", "RTE", "WNLI", "--methods", "Single-Task", "NO-SEL", "--profile", "smoke",
-            "--data-dir", str(data_dir), "--out-dir", str(tmp_path / "out"), "--figures-dir", str(tmp_path / "fig"),
-            "--store-dir", str(tmp_path / "store")]
+    methods, settings = ["Single-Task", "NO-SEL"], ["bandit.gamma=0.5"]  # a setting notebook 06 must take
+    args = ["--primaries", "RTE", "WNLI", "--methods", *methods, "--profile", "smoke", "--set", *settings,
+            "--data-dir", str(fixture_data_dir), "--out-dir", str(tmp_path / "out"),
+            "--figures-dir", str(tmp_path / "fig"), "--store-dir", str(tmp_path / "store")]
     reproduce.main(args)
     executed = tmp_path / "out" / "notebooks" / "06_compare_RTE.ipynb"
     first = executed.stat().st_mtime_ns
     reproduce.main(args)  # everything is there: nothing runs again
     assert executed.stat().st_mtime_ns == first and "RTE: every method and seed already in" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "compare_RTE.json").read_text())
+    assert summary["settings"]["profile"] == override("smoke", settings).label  # the settings reached notebook 06
+    assert [r["method"] for r in summary["results"]] == methods
     table = (tmp_path / "out" / "summary" / "comparison.md").read_text()
-    assert "Single-Task" in table and "NO-SEL" in table and "RTE" in table and "WNLI" in table
+    assert all(m in table for m in methods) and "RTE" in table and "WNLI" in table
     costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
     assert "shared: single-task run" in costs
-
-
-@pytest.mark.slow
-@pytest.mark.data
-def test_08_mixed_objectives(data_dir, tmp_path):
-    # a tagging primary: its bandit rewards, trial stops and report scores are entity/token metrics
-    summary = run_notebook("08_mixed_objectives.ipynb", tmp_path, "mixed_mixed_POS.json", primary="POS",
-                           pool="mixed", data_dir=str(data_dir), store_dir=str(tmp_path / "store"))
-    assert summary["candidates"] == ["CoLA", "SST-2", "MRPC", "MNLI-proxy", "QNLI-proxy", "RTE", "WNLI",
-                                     "STS-B", "NER", "Chunking"]  # QQP has no local files
-    assert {r["candidate"] for r in summary["ranking"]} == set(summary["candidates"])
-    results = {r["method"]: r for r in summary["comparison"]["results"]}
-    assert list(results) == ["Single-Task", "AutoSeM-p1", "AutoSeM", "GradTS-thres", "GradTS-trial", "GradTS-fg"]
-    assert all(set(r["report"]) == {"token_accuracy"} for r in results.values())
-    assert set(results["AutoSeM"]["selected"]) <= set(summary["candidates"])
-    for figure in ("08_mixed_POS_tau_matrix.png", "08_mixed_POS_selection.png"):
-        assert (tmp_path / "figures" / figure).stat().st_size > 10_000

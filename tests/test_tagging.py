@@ -7,7 +7,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from aux_select.data import collator, load_task, task_statistics, tokenize
+from aux_select.batching import collator, tokenize
+from aux_select.data import load_task, task_statistics
 from aux_select.synthetic import synthetic_task
 from aux_select.gates import gate_shape
 from aux_select.gradts import example_losses, gate_grads
