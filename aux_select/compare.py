@@ -31,8 +31,12 @@ from .experiment import Experiment, as_experiment, warn_without_store
 from .methods import (HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, check_methods, get_method, method_names,
                       part)
 from .metrics import CONFUSION_METRICS, as_rows, compute_metrics, confusion_metric
-from .store import JsonResult
+from .store import SCHEMA_VERSION, JsonResult
 from .tasks import get_task
+
+# what two comparisons must share to be one summary (profile label with its overrides, the code
+# schema, the candidate pool)
+SAME_SETTINGS = ("profile", "schema", "candidates")
 
 
 def peak(values) -> float:
@@ -82,6 +86,10 @@ class Comparison(JsonResult):
         or methods adds to a summary, never drops what it held."""
         if older.primary != self.primary:
             raise ValueError(f"cannot merge a comparison for {older.primary} into one for {self.primary}")
+        mine, theirs = ({k: c.settings.get(k) for k in SAME_SETTINGS} for c in (self, older))
+        if mine != theirs:  # results of other settings or older code are never mixed into one table
+            raise ValueError(f"the stored comparison for {self.primary} was made with {theirs}, this one with "
+                             f"{mine}; move the old summary away (or write to another out_dir) and run again")
         have = {(r.method, r.seed) for r in self.results}
         results = [r for r in older.results if (r.method, r.seed) not in have] + self.results
         order = {m: i for i, m in enumerate(method_names())}
@@ -118,8 +126,8 @@ def run_methods(primary: str, methods: Sequence[str] | None = None, seeds: Seque
         results.append(get_method(method)(exp.with_seed(seed), primary, candidates))
     for seed in seeds:
         shared[seed] = shared_work(primary, candidates, exp.with_seed(seed))
-    return Comparison(primary, results, shared, {"profile": exp.profile.label, "candidates": candidates,
-                                                 "methods": methods, "seeds": list(seeds)})
+    return Comparison(primary, results, shared, {"profile": exp.profile.label, "schema": SCHEMA_VERSION,
+                                                 "candidates": candidates, "methods": methods, "seeds": list(seeds)})
 
 
 # ----------------------------------------------------------------------------- tables

@@ -25,6 +25,7 @@ from .experiment import output_dirs
 from .methods import method_names
 from .plots import plot_gains, plot_selection_matrix, save
 from .profiles import override
+from .store import SCHEMA_VERSION
 from .tasks import task_names
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
@@ -34,12 +35,17 @@ def summary_path(out_dir: Path, primary: str) -> Path:
     return out_dir / f"compare_{primary}.json"
 
 
-def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence[int]) -> bool:
-    """True if the primary's summary already holds every asked (method, seed)."""
+def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence[int], profile: str) -> bool:
+    """True if the primary's summary, made with this profile (label) and this code's schema,
+    already holds every asked (method, seed); a summary of other settings or older code is not."""
     path = summary_path(out_dir, primary)
     if not path.exists():
         return False
-    have = {(r["method"], r["seed"]) for r in json.loads(path.read_text())["results"]}
+    summary = json.loads(path.read_text())
+    settings = summary.get("settings", {})
+    if settings.get("profile") != profile or settings.get("schema") != SCHEMA_VERSION:
+        return False
+    have = {(r["method"], r["seed"]) for r in summary["results"]}
     return all((m, s) in have for m in methods for s in seeds)
 
 
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
 
     if not args.aggregate_only:
-        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds)]
+        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label)]
         for primary in set(args.primaries) - set(todo):
             print(f"{primary}: every method and seed already in {summary_path(out_dir, primary)}; skipped")
         for primary in tqdm(todo, desc="primaries"):

@@ -145,3 +145,19 @@ def test_a_summary_merges_seeds_instead_of_losing_them(tmp_path):
     assert Comparison.from_json(json.loads(path.read_text())).to_json() == merged.to_json()
     again = save_comparison(Comparison("RTE", [fake("Single-Task", seed=0, correct=90)], {0: []}, {"seeds": [0]}), path)
     assert [r.report["accuracy"] for r in again.results if r.seed == 0] == [0.9]  # a rerun replaces its own seed
+
+
+def test_a_summary_of_other_settings_is_never_merged_into(tmp_path):
+    from aux_select import reproduce
+    from aux_select.store import SCHEMA_VERSION
+    path = tmp_path / "compare_RTE.json"
+    new = {"profile": "cpu", "schema": SCHEMA_VERSION, "candidates": ["MRPC"], "methods": ["Single-Task"], "seeds": [0]}
+    old = new | {"schema": SCHEMA_VERSION - 1}  # a summary of older code
+    save_comparison(Comparison("RTE", [fake("Single-Task", seed=1)], {1: []}, old), path)
+    assert not reproduce.is_done(tmp_path, "RTE", ["Single-Task"], [1], "cpu")  # it is no result of this code
+    with pytest.raises(ValueError, match="move the old summary away"):
+        save_comparison(Comparison("RTE", [fake("Single-Task", seed=0)], {0: []}, new), path)
+    path.unlink()
+    save_comparison(Comparison("RTE", [fake("Single-Task", seed=0)], {0: []}, new), path)
+    assert reproduce.is_done(tmp_path, "RTE", ["Single-Task"], [0], "cpu")
+    assert not reproduce.is_done(tmp_path, "RTE", ["Single-Task"], [0], "cpu+1a2b3c")  # an override
