@@ -27,6 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import gradts
+from .cost import peak
 from .experiment import Experiment, as_experiment, warn_without_store
 from .methods import (HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, check_methods, get_method, method_names,
                       part)
@@ -37,12 +38,6 @@ from .tasks import get_task
 # what two comparisons must share to be one summary (profile label with its overrides, the code
 # schema, the candidate pool)
 SAME_SETTINGS = ("profile", "schema", "candidates")
-
-
-def peak(values) -> float:
-    """The largest value that is not NaN (NaN if none is): `max` over NaNs depends on their order."""
-    finite = [float(v) for v in values if not math.isnan(v)]
-    return max(finite) if finite else math.nan
 
 
 def run_method(method: str, primary: str, candidates: Sequence[str] | None = None,

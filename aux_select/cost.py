@@ -3,11 +3,18 @@ difference). MTL runs and stored arrays (head-importance matrices) record both, 
 cost can be added up from the store whether its parts were computed now or long ago."""
 from __future__ import annotations
 
+import math
 import os
 import resource
 import threading
 
 import torch
+
+
+def peak(values) -> float:
+    """The largest value that is not NaN (NaN if none is): `max` over NaNs depends on their order."""
+    finite = [float(v) for v in values if not math.isnan(v)]
+    return max(finite) if finite else math.nan
 
 
 class PeakMemory:

@@ -26,7 +26,7 @@ import numpy as np
 from .data import TaskData, available_tasks, load_task
 from .models import encoder_identity
 from .profiles import Profile, get_profile
-from .store import Store, content_hash, default_store
+from .store import Store, content_hash, default_store, make_key
 from .tasks import POOLS, get_task
 from .train import RunResult, canonical_ratio, pick_device, run_mtl, validate_ratio
 
@@ -110,12 +110,19 @@ class Experiment:
         """`store.get_or_compute`, or without a store a memo that lives as long as this context."""
         if self.store is not None:
             return self.store.get_or_compute(kind, spec, compute, stale=stale)
-        from .store import make_key
         memo = self._cache.setdefault("memo", {})
         key = make_key(kind, spec)
         if key not in memo:
             memo[key] = compute()
         return memo[key]
+
+    def put(self, kind: str, spec: Mapping, value: Mapping) -> None:
+        """Store (or, without a store, memoise) `value` under (kind, spec), replacing what was there:
+        a result that grows, like a GP search recorded point by point."""
+        if self.store is not None:
+            self.store.put(kind, spec, value)
+        else:
+            self._cache.setdefault("memo", {})[make_key(kind, spec)] = value
 
     def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if self.store is not None:

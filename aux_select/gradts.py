@@ -46,12 +46,9 @@ from .data import TaskData
 from .experiment import Experiment, as_experiment
 from .gates import gate_shape, head_gates
 from .models import MultiTaskModel, losses_per_example
-from .profiles import ImportanceConfig, Profile, get_profile
+from .profiles import ImportanceConfig, Profile, check_token_weighting, get_profile
 from .store import make_key
 from .train import Trainer, settings_without_budget
-
-TOKEN_WEIGHTINGS = ("total", "per_example")
-
 
 # ----------------------------------------------------------------------------- gradients
 
@@ -123,8 +120,7 @@ def normalise(importance: np.ndarray) -> np.ndarray:
 def head_importance(per_example: np.ndarray, tokens: np.ndarray, token_weighting: str = "total") -> np.ndarray:
     """Task-level matrix (L, H) from per-example |gradients| (N, L, H) and each example's real
     tokens (N,), weighted as `token_weighting` says (see the module docstring)."""
-    if token_weighting not in TOKEN_WEIGHTINGS:
-        raise ValueError(f"token_weighting={token_weighting!r}; choose one of {', '.join(TOKEN_WEIGHTINGS)}")
+    check_token_weighting(token_weighting)
     if token_weighting == "per_example":
         return normalise((per_example / tokens[:, None, None]).sum(0))
     return normalise(per_example.sum(0) / tokens.sum())
@@ -238,8 +234,6 @@ def task_importance(task: str | TaskData, exp: Experiment | None = None, *, conf
     exp = as_experiment(exp, **settings)
     task = exp.task(task) if isinstance(task, str) else task
     config = config or exp.profile.importance
-    if config.token_weighting not in TOKEN_WEIGHTINGS:
-        raise ValueError(f"token_weighting={config.token_weighting!r}; choose one of {', '.join(TOKEN_WEIGHTINGS)}")
     return exp.get_or_compute_array("head_importance", importance_spec(exp, task, config),
                                     lambda: _compute_importance(exp, task, config))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .data import TaskData
 from .experiment import Experiment, as_experiment
-from .gradts import kendall_tau, rank_candidates, task_importance, task_instance_importance
+from .gradts import importance_matrices, kendall_tau, rank_candidates, task_importance, task_instance_importance
 from .selection import MTLScorer, SelectionResult, greedy_prefix
 
 # ----------------------------------------------------------------------------- pure rules
@@ -56,8 +56,7 @@ def filter_tasks(tasks: Sequence[TaskData], kept: dict[str, np.ndarray]) -> list
 # ----------------------------------------------------------------------------- methods
 
 def _ranking(exp: Experiment, primary: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
-    matrices = {name: task_importance(name, exp) for name in [primary, *candidates]}
-    return rank_candidates(primary, matrices, candidates)
+    return rank_candidates(primary, importance_matrices([primary, *candidates], exp), candidates)
 
 
 def gradts_thres(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import autosem, baselines, gradts, gradts_select, mixing
+from .cost import peak
 from .experiment import Experiment
 from .selection import SelectionResult
 from .store import JsonResult
@@ -54,10 +55,7 @@ class MethodResult(JsonResult):
     def peak_memory_mb(self) -> float:
         """The highest peak among its own parts that recorded one (NaN if none did; 0 with no
         parts of its own)."""
-        if not self.parts:
-            return 0.0
-        peaks = [p["peak_memory_mb"] for p in self.parts if not math.isnan(p["peak_memory_mb"])]
-        return float(max(peaks)) if peaks else math.nan
+        return peak(p["peak_memory_mb"] for p in self.parts) if self.parts else 0.0
 
 
 Method = Callable[[Experiment, str, list[str]], MethodResult]

@@ -257,10 +257,7 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
 
     def objective(ratio: list[int]) -> float:  # record the trial the moment its run is done
         trials.append(ratio_trial(exp, names, ratio))
-        if exp.store is not None:
-            exp.store.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
-        else:
-            stored["trials"] = [asdict(t) for t in trials]
+        exp.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
         return trials[-1].objective
 
     search_ratio(objective, len(names), n_calls=n_calls, n_initial_points=gp.initial_points,

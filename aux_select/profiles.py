@@ -18,6 +18,12 @@ from .models import EncoderConfig
 from .train import TrainConfig
 
 Prior = tuple[float, float]
+TOKEN_WEIGHTINGS = ("total", "per_example")  # ImportanceConfig.token_weighting (aux_select.gradts)
+
+
+def check_token_weighting(token_weighting: str) -> None:
+    if token_weighting not in TOKEN_WEIGHTINGS:
+        raise ValueError(f"token_weighting={token_weighting!r}; choose one of {', '.join(TOKEN_WEIGHTINGS)}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,9 @@ class ImportanceConfig:
     batch_size: int = 32              # examples per gradient pass (one backward each)
     token_weighting: str = "total"    # "total": Michel et al.'s sum over examples / all real tokens;
                                       # "per_example": each example divided by its own length first
+
+    def __post_init__(self):
+        check_token_weighting(self.token_weighting)  # an unknown weighting stops before any training
 
 
 @dataclass(frozen=True)
