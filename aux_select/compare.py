@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import gradts
+from . import gradts, papers
 from .cost import peak
 from .experiment import Experiment, as_experiment, warn_without_store
 from .methods import (HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, check_methods, get_method, method_names,
                       part)
-from .metrics import CONFUSION_METRICS, as_rows, compute_metrics, confusion_metric
+from .metrics import as_rows, resample_scores
 from .store import SCHEMA_VERSION, JsonResult
 from .tasks import get_task
 
@@ -168,26 +168,10 @@ def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, met
     # a resample is how often it draws each row; the first is the report rows as they are
     counts = np.stack([np.ones(n, dtype=int)] + [np.bincount(rng.integers(0, n, n), minlength=n)
                                                  for _ in range(n_resamples)])  # (1 + resamples, rows)
-    gains = _resample_scores(metric, method, labels, counts, tag_names) - \
-        _resample_scores(metric, baseline, labels, counts, tag_names)
+    gains = resample_scores(metric, method, labels, counts, tag_names) - \
+        resample_scores(metric, baseline, labels, counts, tag_names)
     tail = 100 * (1 - confidence) / 2
     return float(gains[0]), float(np.percentile(gains[1:], tail)), float(np.percentile(gains[1:], 100 - tail))
-
-
-def _resample_scores(metric: str, predictions: list[np.ndarray], labels: np.ndarray, counts: np.ndarray,
-                     tag_names: Sequence[str] | None) -> np.ndarray:
-    """The metric on each resample (a row of `counts`), averaged over seeds: shape (resamples,)."""
-    if metric in CONFUSION_METRICS:
-        k = int(max(labels.max(), *(p.max() for p in predictions))) + 1
-        scores = []
-        for preds in predictions:
-            cells = np.zeros((len(labels), k * k))
-            cells[np.arange(len(labels)), labels.astype(int) * k + preds.astype(int)] = 1  # each row's confusion cell
-            scores.append(confusion_metric(metric, (counts @ cells).reshape(-1, k, k)))  # (R, n) @ (n, k*k) -> (R, k, k)
-        return np.mean(scores, axis=0)
-    rows = [np.repeat(np.arange(len(labels)), c) for c in counts]  # every metric here ignores row order
-    return np.array([np.mean([compute_metrics((metric,), p[r], labels[r], tag_names)[metric] for p in predictions])
-                     for r in rows])
 
 
 def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Task", n_resamples: int = 1000,
@@ -268,3 +252,61 @@ def scores_table(results: Sequence[MethodResult]) -> pd.DataFrame:
              f"select {get_task(r.primary).selection_metric}": r.select_score,
              **{f"report {m}": v for m, v in r.report.items()}} for r in results]
     return pd.DataFrame(rows).set_index(["method", "seed"])
+
+
+# ----------------------------------------------------------------------------- beside the papers
+
+# GradTS's and AutoSeM's claimed order, best first (GradTS Tables 2 and 4)
+PAPERS_ORDER = ("GradTS-fg", "GradTS-trial", "AutoSeM", "AutoSeM-p1", "Single-Task")
+
+
+def papers_table(results: Sequence[MethodResult], tables: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Our report score (mean over seeds, ×100) and gain over our Single-Task beside GradTS's
+    value and its gain over its Single-Task, per primary on its first metric: the headline table.
+    Also {primary: where the paper's numbers come from}: GradTS Tables 2, 6, 9 (the 8-task GLUE
+    pool), or for a primary those tables lack (STS-B) Table 5 (its 12-task mixed pool)."""
+    frame = pd.DataFrame([{"method": r.method, "primary": r.primary, "score": 100 * r.report[_metrics(r.primary)[0]]}
+                          for r in results])
+    table, sources = {}, {}
+    for primary, rows in frame.groupby("primary", sort=False):
+        metric = _metrics(primary)[0]
+        ours = rows.groupby("method", sort=False)["score"].mean()
+        theirs = papers.paper_scores(tables, primary, metric)
+        sources[primary] = "GradTS Tables 2, 6, 9 (GLUE pool)"
+        if not theirs:
+            theirs = papers.paper_scores(tables, primary, metric, from_tables=("5",))
+            sources[primary] = "GradTS Table 5 (12-task mixed pool)" if theirs else "not in either paper"
+        theirs = pd.Series(theirs, dtype=float)
+        column = f"{primary} {metric}"
+        table[(column, "ours")] = ours
+        table[(column, "ours Δ")] = ours - ours.get("Single-Task", np.nan)
+        table[(column, "paper")] = theirs
+        table[(column, "paper Δ")] = theirs - theirs.get("Single-Task", np.nan)
+    order = [m for m in method_names() if m in set(frame["method"])]
+    out = pd.DataFrame(table).reindex(order)
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out.round(1), sources
+
+
+def claims(results: Sequence[MethodResult], gains: pd.DataFrame) -> list[str]:
+    """The reading of the results, one line per primary, made from them: which methods beat
+    Single-Task with a 95 % paired-bootstrap interval excluding 0 (and how many intervals were
+    tested), and whether the papers' order (`PAPERS_ORDER`) holds, pair by pair."""
+    lines = []
+    for primary in dict.fromkeys(r.primary for r in results):
+        mine = gains[gains["primary"] == primary] if len(gains) else gains
+        better = [f"{g.method} (+{g.gain:.1f} [{g.low:.1f}, {g.high:.1f}])" for g in mine.itertuples()
+                  if g.significant and g.gain > 0]
+        worse = [f"{g.method} ({g.gain:.1f} [{g.low:.1f}, {g.high:.1f}])" for g in mine.itertuples()
+                 if g.significant and g.gain < 0]
+        metric = _metrics(primary)[0]
+        means = pd.DataFrame([{"method": r.method, "score": r.report[metric]} for r in results
+                              if r.primary == primary]).groupby("method")["score"].mean()
+        ordered = [m for m in PAPERS_ORDER if m in means]
+        pairs = [f"{a} {'≥' if means[a] >= means[b] else '<'} {b}" for a, b in zip(ordered, ordered[1:])]
+        held = sum("≥" in p for p in pairs)
+        lines.append(f"**{primary}** ({metric}, {len(mine)} intervals tested): "
+                     f"beat Single-Task: {', '.join(better) or 'none'}; "
+                     f"below it: {', '.join(worse) or 'none'}. "
+                     f"The papers' order holds for {held} of {len(pairs)} adjacent pairs: {'; '.join(pairs)}.")
+    return lines

@@ -28,7 +28,7 @@ from .models import encoder_identity
 from .profiles import Profile, get_profile
 from .store import Store, content_hash, default_store, make_key
 from .tasks import POOLS, get_task
-from .train import RunResult, canonical_ratio, pick_device, run_mtl, validate_ratio
+from .train import RunResult, canonical_ratio, pick_device, resolve_precision, run_mtl, validate_ratio
 
 SPLITS = ("train", "select", "report")
 
@@ -98,12 +98,18 @@ class Experiment:
             out[split] = hashes[id(ds)][1]
         return out
 
+    @property
+    def precision(self) -> str:
+        """fp32 or bf16: the profile's precision as resolved on this context's device."""
+        return resolve_precision(self.profile.train.precision, pick_device(self.profile.train.device))
+
     def spec(self, **content) -> dict:
-        """A store key's content: `content` plus the encoder (its settings and identity) and
-        the device kind. (The code-schema version is added by `store.make_key`.)"""
+        """A store key's content: `content` plus the encoder (its settings and identity), the
+        device kind and the resolved precision. (The code-schema version is added by
+        `store.make_key`.)"""
         encoder = self.profile.encoder
         return {**content, "encoder": asdict(encoder) | {"identity": encoder_identity(encoder)},
-                "device": self.device_kind}
+                "device": self.device_kind, "precision": self.precision}
 
     def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping], *,
                        stale: Callable[[dict], bool] | None = None) -> dict:
@@ -136,12 +142,13 @@ class Experiment:
         rows GradTS-fg kept), or read the run back. A mix is trained in its canonical form:
         zero entries dropped, the ratio divided by its gcd, the auxiliaries in name order. So
         [2, 2], [1, 1] and [1, 1, 0] are one run, [3, 0] is the single-task run, and RTE+MRPC+CoLA
-        is RTE+CoLA+MRPC."""
+        is RTE+CoLA+MRPC. The primary trains its own budget (`Profile.train_config`); the
+        auxiliaries' batches come on top."""
         ratio = validate_ratio(ratio, len(names))
         kept = [(n if isinstance(n, TaskData) else self.task(n), r) for n, r in zip(names, ratio) if r > 0]
         kept = kept[:1] + sorted(kept[1:], key=lambda p: p[0].name)  # one mix, one run: auxiliaries by name
         tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
-        config = replace(self.profile.train, seed=self.seed)
+        config = self.profile.train_config(tasks[0].name, self.seed)
         spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=asdict(config))
 
         def train() -> dict:

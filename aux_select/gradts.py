@@ -101,7 +101,8 @@ def example_gradients(trainer: Trainer, task: str, indices: Sequence[int], batch
                            desc=f"gate gradients {task}", disable=not progress):
         batch = {k: v.to(trainer.device) for k, v in batch.items()}
         tokens = batch["attention_mask"].sum(1).to(torch.float64)  # (B,) real tokens, no padding
-        g = gate_grads(trainer.model, task, batch).abs().to(torch.float64)  # (B, L, H)
+        with trainer.autocast():
+            g = gate_grads(trainer.model, task, batch).abs().to(torch.float64)  # (B, L, H)
         yield pos, g.cpu().numpy(), tokens.cpu().numpy()
 
 

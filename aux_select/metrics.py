@@ -137,3 +137,30 @@ def as_rows(values) -> np.ndarray:
             out[i] = np.asarray(v)
         return out
     return np.asarray(values)
+
+
+def resample_scores(metric: str, predictions: list[np.ndarray], labels: np.ndarray, counts: np.ndarray,
+                    tag_names: Sequence[str] | None) -> np.ndarray:
+    """The metric on each resample (a row of `counts`: how often it draws each row), averaged
+    over the seeds' `predictions`: shape (resamples,)."""
+    if metric in CONFUSION_METRICS:
+        k = int(max(labels.max(), *(p.max() for p in predictions))) + 1
+        scores = []
+        for preds in predictions:
+            cells = np.zeros((len(labels), k * k))
+            cells[np.arange(len(labels)), labels.astype(int) * k + preds.astype(int)] = 1  # each row's confusion cell
+            scores.append(confusion_metric(metric, (counts @ cells).reshape(-1, k, k)))  # (R, n) @ (n, k*k) -> (R, k, k)
+        return np.mean(scores, axis=0)
+    rows = [np.repeat(np.arange(len(labels)), c) for c in counts]  # every metric here ignores row order
+    return np.array([np.mean([compute_metrics((metric,), p[r], labels[r], tag_names)[metric] for p in predictions])
+                     for r in rows])
+
+
+def bootstrap_se(spec, predictions, references, n_resamples: int = 200, seed: int = 0) -> float:
+    """The standard error of the task `spec`'s selection metric over resamples of the rows: how
+    far a score on this split moves with which rows it happens to hold."""
+    references = as_rows(references)
+    n = len(references)
+    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_resamples)  # (resamples, rows)
+    scores = resample_scores(spec.selection_metric, [as_rows(predictions)], references, counts, spec.labels)
+    return float(np.std(scores, ddof=1))

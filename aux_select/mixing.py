@@ -250,8 +250,8 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
     # `calls` is not in the key: a longer search with the same settings extends a shorter one
-    spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)], train=asdict(exp.profile.train),
-                    seed=exp.seed, max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS)
+    spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)],
+                    train=asdict(exp.profile.train_config(primary, exp.seed)), seed=exp.seed, max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS)
     stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
     trials = [Trial(**t) for t in stored["trials"]][:n_calls]
 

@@ -177,6 +177,11 @@ def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.M
     return TransformerEncoder(AutoModel.from_pretrained(path), config.pooling)
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """`x` in fp32 if it is in a lower precision (bf16 under autocast); fp64 stays fp64."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 class TaskHead(nn.Module):
     """A linear layer after dropout: on the pooled vector (classification, regression) or on
     every token (tagging, scored on each word's first sub-token)."""
@@ -193,6 +198,7 @@ class TaskHead(nn.Module):
         logits = self.out(self.dropout(features))  # (B, C); regression: (B, 1); tagging: (B, T, C)
         if labels is None:
             return None, logits
+        logits = at_least_fp32(logits)  # the loss in fp32 also under bf16 autocast
         if self.objective == REGRESSION:
             return F.mse_loss(logits.squeeze(-1), labels.float()), logits
         if self.objective == TAGGING:  # the mean over every tagged token of the batch
@@ -203,6 +209,7 @@ class TaskHead(nn.Module):
 def losses_per_example(objective: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Each example's loss (B,): squared error, cross-entropy, or for tagging the mean
     cross-entropy over the example's tagged tokens."""
+    logits = at_least_fp32(logits)  # fp32 losses also under bf16 autocast
     if objective == REGRESSION:
         return (logits.squeeze(-1) - labels.to(logits.dtype)) ** 2
     if objective == TAGGING:

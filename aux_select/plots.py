@@ -273,3 +273,25 @@ def plot_selection_matrix(matrices: dict[str, pd.DataFrame], ncols: int = 3) -> 
     fig.suptitle("Selected auxiliary tasks (fraction of seeds)")
     fig.tight_layout()
     return fig
+
+
+def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
+    """Select score against the primary's steps, one panel per primary, a line per learning rate
+    with its ±1 select standard error; `choice` marks the chosen rate's chosen steps."""
+    frame = pd.DataFrame(curves)
+    primaries = list(dict.fromkeys(frame["primary"]))
+    fig, axes = plt.subplots(1, len(primaries), figsize=(3.2 * len(primaries), 3.2), squeeze=False)
+    for ax, primary in zip(axes[0], primaries):
+        for lr, curve in frame[frame["primary"] == primary].groupby("lr"):
+            line, = ax.plot(curve["step"], curve["select_score"], marker="o", ms=3, label=f"lr {lr:g}")
+            ax.fill_between(curve["step"], curve["select_score"] - curve["select_se"],
+                            curve["select_score"] + curve["select_se"], color=line.get_color(), alpha=0.15)
+        if choice is not None and primary in choice["primary_steps"]:
+            ax.axvline(choice["primary_steps"][primary], color="black", ls="--", lw=1,
+                       label=f"chosen: {choice['primary_steps'][primary]} steps")
+        ax.set(title=primary, xlabel="primary steps", ylabel="select score")
+        ax.legend(fontsize=7)
+    fig.suptitle("Single-task select score against budget (±1 select s.e.)" +
+                 (f"; chosen lr {choice['lr']:g}" if choice else ""), y=1.02)
+    fig.tight_layout()
+    return fig

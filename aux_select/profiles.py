@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Sequence
 
 from .models import EncoderConfig
@@ -74,7 +74,10 @@ class GradTSConfig:
 class Profile:
     name: str
     encoder: EncoderConfig
-    train: TrainConfig                   # the budget of one MTL run (single-task, NO-SEL, GP point, trial)
+    train: TrainConfig                   # one MTL run (single-task, NO-SEL, GP point, trial): the
+                                         # primary's steps, the cap, lr, precision, early stopping
+    primary_steps: dict[str, int] = field(default_factory=dict)  # a primary's own budget where
+                                         # the budget study chose one (others: train.max_steps)
     data_seed: int = 0                   # fixes the select split and subsamples for every seed
     select_fraction: float = 0.1         # of each task's train source, held out for selection
     select_cap: int | None = 1000        # rows of select at most
@@ -92,6 +95,10 @@ class Profile:
         return dict(seed=self.data_seed, select_fraction=self.select_fraction,
                     select_cap=self.select_cap, train_cap=self.train_cap, report_cap=self.report_cap)
 
+    def train_config(self, primary: str, seed: int) -> TrainConfig:
+        """The training settings of an MTL run whose primary is `primary`, at `seed`."""
+        return replace(self.train, seed=seed, max_steps=self.primary_steps.get(primary, self.train.max_steps))
+
     @property
     def label(self) -> str:
         """The name, plus a short hash of the overrides when there are any (e.g. `cpu+3f2a1c`):
@@ -105,7 +112,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile(
         name="smoke",
         encoder=EncoderConfig(name="tiny-bert", max_len=64),
-        train=TrainConfig(max_steps=12, batch_size=8, eval_batch_size=32, lr=1e-3),
+        train=TrainConfig(max_steps=12, batch_size=8, eval_batch_size=32, lr=1e-3, warmup_steps=2,
+                          lr_schedule="constant_with_warmup", max_total_factor=4.0, precision="fp32"),
         select_cap=32, train_cap=48, report_cap=32,
         bandit=BanditConfig(rounds=6, batches_per_round=2, eval_size=16),
         gp=GPConfig(calls=4, initial_points=2),
@@ -113,9 +121,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile(
         name="cpu",
         encoder=EncoderConfig(name="minilm", max_len=128),
-        # 150 steps of 16 at lr 1e-4 keep one MTL run near 2 minutes on two cores; the next issue
-        # replaces this budget with one chosen from select-split learning curves
-        train=TrainConfig(max_steps=150, batch_size=16, lr=1e-4, eval_every=50),
+        # a constant rate after a fixed warm-up, so one run's select curve is every shorter run's
+        # (the budget study, notebooks/00_budget.ipynb, reads lr and steps off such curves)
+        train=TrainConfig(max_steps=150, batch_size=16, lr=1e-4, eval_every=50, warmup_steps=50,
+                          lr_schedule="constant_with_warmup"),
         select_cap=500, train_cap=4000,
         bandit=BanditConfig(rounds=60, batches_per_round=5, eval_size=200),
         gp=GPConfig(calls=6, initial_points=3),  # 3 random ratios, then 3 from the GP: ~15 min of runs

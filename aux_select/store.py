@@ -27,7 +27,7 @@ from .cost import PeakMemory
 
 # the code-schema version: bump when a stored format or the meaning of a result changes; it is
 # part of every key, so results of older code are never read back
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the budget is the primary's steps, auxiliary batches on top; precision in keys
 
 
 def _jsonable(obj: Any, where: str = "spec") -> Any:

@@ -3,6 +3,10 @@
 A mixing ratio η_1:…:η_N (primary first) becomes the interleaved schedule of the official
 AutoSeM code: step s trains task `schedule[s % len(schedule)]`, where the schedule lists
 task i η_i times (round-robin, so tasks alternate instead of coming in blocks).
+
+The budget is the primary's own steps (`TrainConfig.max_steps`); auxiliary batches come on
+top, as both papers train: a 1:5:5 mix runs 11 times the primary's steps, up to the cap
+`max_total_factor`. Early stopping (`eval_every`, `patience`) counts the primary's steps too.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from transformers import get_scheduler
 from .cost import PeakMemory
 from .batching import make_loader, tokenize
 from .data import TaskData
-from .metrics import as_rows, task_metrics
+from .metrics import as_rows, bootstrap_se, task_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
 from .store import JsonResult
 from .tasks import IGNORE, REGRESSION, TAGGING
@@ -69,11 +73,14 @@ def canonical_ratio(ratio: Sequence[int]) -> list[int]:
     return [r // divisor for r in kept]
 
 
+RUN_BUDGET = ("max_steps", "max_total_factor", "eval_every", "patience")
+
+
 def settings_without_budget(config: TrainConfig) -> dict:
-    """The config's fields minus an MTL run's budget (`max_steps`, `eval_every`, `patience`), for
-    store keys of training whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning
-    epochs): retuning the run budget then keeps those results valid."""
-    return {k: v for k, v in asdict(config).items() if k not in ("max_steps", "eval_every", "patience")}
+    """The config's fields minus an MTL run's budget (`RUN_BUDGET`), for store keys of training
+    whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning epochs): retuning the
+    run budget then keeps those results valid."""
+    return {k: v for k, v in asdict(config).items() if k not in RUN_BUDGET}
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -87,21 +94,46 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"fp32" or "bf16"; "auto" is bf16 where the device does it natively (CUDA with bf16, a
+    CPU whose oneDNN reports bf16 support, e.g. AVX-512 bf16 or AMX), else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    max_steps: int = 1000          # optimiser steps, all tasks together
+    max_steps: int = 1000          # the primary's optimiser steps; auxiliary batches come on top
+    max_total_factor: float | None = None  # cap: a run trains at most this many times max_steps
+                                   # batches of all tasks together (None: no cap)
     batch_size: int = 32
     eval_batch_size: int = 128
     lr: float = 5e-5               # transformers; the BiLSTM wants about 1e-3
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.1      # share of the steps with linear warm-up
+    warmup_ratio: float = 0.1      # share of the run's steps with linear warm-up ...
+    warmup_steps: int | None = None  # ... or this many steps, whatever the run's length
     lr_schedule: str = "linear"    # after warm-up (transformers.get_scheduler name): linear decay to
                                    # 0; AutoSeM stage 1 uses "constant_with_warmup"
     max_grad_norm: float = 1.0
-    eval_every: int | None = None  # steps between select evaluations; None: only at the end
+    eval_every: int | None = None  # primary steps between select evaluations; None: only at the end
     patience: int | None = None    # early stopping after this many evaluations without gain
+    precision: str = "auto"        # "fp32", "bf16" (autocast; fp32 weights and losses) or "auto"
+                                   # (bf16 where the device supports it: `resolve_precision`)
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self):
+        resolve_precision(self.precision, torch.device("cpu"))  # an unknown precision stops here
 
 
 @dataclass
@@ -113,7 +145,7 @@ class RunResult(JsonResult):
     select_score: float              # the primary's selection metric on select
     report_score: float
     losses: list[float]              # training loss of every step
-    steps: int
+    steps: int                       # batches of all tasks together
     best_step: int                   # step whose weights were scored
     examples_seen: dict[str, int]
     wall_time_s: float
@@ -123,17 +155,21 @@ class RunResult(JsonResult):
     history: list[dict] = field(default_factory=list)  # select evaluations during training
     report_predictions: list | None = None  # the primary's prediction per report row, for paired
     report_labels: list | None = None       # bootstraps across methods (None in runs stored before)
-
+    primary_steps: int | None = None        # the primary's own batches among `steps`
+    precision: str = "fp32"                 # as resolved on the device ("bf16": autocast)
 
 
 class Trainer:
     """A shared model over `tasks`, one AdamW with warm-up/decay over `total_steps`, and an
-    endless seeded batch stream per task. Drives `run_mtl` and the bandit's rounds alike."""
+    endless seeded batch stream per task. Drives `run_mtl` and the bandit's rounds alike.
+    Under bf16 precision every forward pass runs in `torch.autocast`; weights, optimiser state
+    and losses stay fp32."""
 
     def __init__(self, tasks: Sequence[TaskData], encoder: EncoderConfig, config: TrainConfig,
                  total_steps: int | None = None):
         self.config, self.encoder_config = config, encoder
         self.device = pick_device(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
         self.tasks = {t.name: t for t in tasks}
         self.tokenizer = load_tokenizer(encoder)
         self._encoded: dict[tuple[str, str], object] = {}
@@ -147,12 +183,17 @@ class Trainer:
                                            fused=self.device.type in ("cpu", "cuda"))
         total = total_steps or config.max_steps
         self.scheduler = get_scheduler(config.lr_schedule, self.optimizer,
-                                       num_warmup_steps=math.ceil(config.warmup_ratio * total),
+                                       num_warmup_steps=config.warmup_steps if config.warmup_steps is not None
+                                       else math.ceil(config.warmup_ratio * total),
                                        num_training_steps=total)
         self._streams: dict[str, Iterator] = {}
         self.examples_seen = {name: 0 for name in self.tasks}
         self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` fast-forward the streams
         torch.manual_seed(config.seed)  # dropout draws
+
+    def autocast(self):
+        """The forward passes' precision context: bf16 autocast, or a no-op under fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def encoded(self, task: str, split: str):
         if (task, split) not in self._encoded:
@@ -178,7 +219,8 @@ class Trainer:
         batch = batch if batch is not None else self.next_batch(task)
         self.model.train()
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-        loss, _ = self.model(task, **batch)
+        with self.autocast():
+            loss, _ = self.model(task, **batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -200,7 +242,9 @@ class Trainer:
         loader = make_loader(ds, self.tokenizer, self.config.eval_batch_size, shuffle=False)
         for batch in loader:
             gold = batch.pop("labels")
-            _, logits = self.model(task, **{k: v.to(self.device) for k, v in batch.items()})
+            with self.autocast():
+                _, logits = self.model(task, **{k: v.to(self.device) for k, v in batch.items()})
+            logits = logits.float()
             if objective == TAGGING:
                 tagged = gold != IGNORE  # (B, T): first sub-tokens of words
                 best = logits.argmax(-1).cpu()  # (B, T)
@@ -267,14 +311,32 @@ class Trainer:
             torch.cuda.set_rng_state_all([rng[f"cuda.{i}"] for i in range(len(rng))])
 
 
+def run_length(ratio: Sequence[int], primary_steps: int, max_total_factor: float | None = None) -> int:
+    """Batches of all tasks together that give the primary `primary_steps` of its own under the
+    interleaved `ratio` (canonical, primary first), at most `max_total_factor` × primary_steps.
+
+    >>> run_length([1, 5, 5], 100)
+    1090
+    >>> run_length([1, 5, 5], 100, max_total_factor=4)
+    400
+    """
+    schedule = mixing_schedule(ratio)
+    cycle, at = len(schedule), [i for i, task in enumerate(schedule) if task == 0]
+    last = primary_steps - 1  # the primary's last step: the `last % len(at)`-th of its cycle
+    total = last // len(at) * cycle + at[last % len(at)] + 1
+    return total if max_total_factor is None else min(total, math.floor(max_total_factor * primary_steps))
+
+
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
             config: TrainConfig = TrainConfig(), progress: bool = True) -> RunResult:
-    """Train the primary (`tasks[0]`) with the others mixed by `ratio` (as its
-    `canonical_ratio`: zeros dropped, divided by the gcd); score the primary.
+    """Train the primary (`tasks[0]`) for `config.max_steps` of its own batches with the others
+    mixed in by `ratio` (as its `canonical_ratio`: zeros dropped, divided by the gcd), up to the
+    cap `config.max_total_factor`; score the primary.
 
-    With `eval_every`, the primary is scored on select during training and the best weights
-    are kept (and early stopping applies with `patience`). A NaN loss ends the run as a
-    failure with NaN scores instead of raising, so a search can go on.
+    With `eval_every` (primary steps), the primary is scored on select during training, each
+    score with its bootstrap standard error over select rows, and the best weights are kept
+    (and early stopping applies with `patience`). A NaN loss ends the run as a failure with
+    NaN scores instead of raising, so a search can go on.
     """
     ratio = validate_ratio(ratio, len(tasks))
     tasks = [t for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
@@ -288,31 +350,36 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
 def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: EncoderConfig, config: TrainConfig,
                      progress: bool) -> dict:
     """`run_mtl`'s work: every RunResult field but the wall time and the memory."""
-    primary = tasks[0].name
-    trainer = Trainer(tasks, encoder, config)
+    primary, spec = tasks[0].name, tasks[0].spec
+    total = run_length(ratio, config.max_steps, config.max_total_factor)
+    trainer = Trainer(tasks, encoder, config, total_steps=total)
     order = [tasks[i].name for i in mixing_schedule(ratio)]
-    metric = tasks[0].spec.selection_metric
     losses, history, pending, failure = [], [], [], None
     best_score, best_step, best_weights, best_select = -math.inf, 0, None, None
+    primary_steps = 0
 
     def evaluate_select(step: int) -> bool:
         """Score the primary on select; keep the weights (and metrics) if best; True if it improved."""
         nonlocal best_score, best_step, best_weights, best_select
-        metrics = trainer.evaluate(primary, "select")
-        history.append({"step": step, "select_score": metrics[metric]})
-        if metrics[metric] <= best_score:
+        predictions, labels = trainer.predict(primary, "select")
+        metrics = task_metrics(spec, predictions, labels)
+        score = metrics[spec.selection_metric]
+        history.append({"step": step, "primary_step": primary_steps, "select_score": score,
+                        "select_se": bootstrap_se(spec, predictions, labels)})
+        if score <= best_score:
             return False
-        best_score, best_step, best_select = metrics[metric], step, metrics
+        best_score, best_step, best_select = score, step, metrics
         best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
         return True
 
     bad_evals = 0
-    bar = tqdm(range(config.max_steps), desc=f"MTL {'+'.join(t.name for t in tasks)}",
-               disable=not progress, leave=False)
+    bar = tqdm(range(total), desc=f"MTL {'+'.join(t.name for t in tasks)}", disable=not progress, leave=False)
     for step in bar:
-        pending.append(trainer.step(order[step % len(order)]))
-        at_eval = bool(config.eval_every) and (step + 1) % config.eval_every == 0
-        if len(pending) >= 50 or at_eval or step + 1 == config.max_steps:
+        task = order[step % len(order)]
+        pending.append(trainer.step(task))
+        primary_steps += task == primary
+        at_eval = bool(config.eval_every) and task == primary and primary_steps % config.eval_every == 0
+        if len(pending) >= 50 or at_eval or step + 1 == total:
             # one host sync per 50 steps, not per step, keeps a GPU busy
             losses += torch.stack(pending).float().cpu().tolist()
             pending = []
@@ -337,17 +404,18 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
         else:
             select = trainer.evaluate(primary, "select")
         predictions, labels = trainer.predict(primary, "report")
-        report = task_metrics(tasks[0].spec, predictions, labels)
+        report = task_metrics(spec, predictions, labels)
         predictions, labels = _plain(predictions, tasks[0]), _plain(labels, tasks[0])
     else:
-        select = {m: math.nan for m in tasks[0].spec.metrics}
+        select = {m: math.nan for m in spec.metrics}
         report, predictions, labels = dict(select), None, None
     return dict(
         tasks=[t.name for t in tasks], ratio=ratio, select=select, report=report,
-        select_score=select[metric], report_score=report[metric], losses=losses, steps=steps,
-        best_step=best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
+        select_score=select[spec.selection_metric], report_score=report[spec.selection_metric], losses=losses,
+        steps=steps, best_step=best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
         device=str(trainer.device), failure=failure, history=history,
-        report_predictions=predictions, report_labels=labels)
+        report_predictions=predictions, report_labels=labels, primary_steps=primary_steps,
+        precision=trainer.precision)
 
 
 def _plain(values: np.ndarray, task: TaskData) -> list:

@@ -7,7 +7,7 @@ import torch
 
 from aux_select.synthetic import synthetic_task
 from aux_select.models import EncoderConfig
-from aux_select.train import PeakMemory, TrainConfig, mixing_schedule, run_mtl, validate_ratio
+from aux_select.train import PeakMemory, TrainConfig, Trainer, mixing_schedule, run_length, run_mtl, validate_ratio
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 FAST = TrainConfig(max_steps=40, batch_size=16, eval_batch_size=64, lr=2e-3)
@@ -73,10 +73,52 @@ def test_same_seed_same_run(toy):
 def test_ratio_sets_examples_and_zero_drops_a_task(toy):
     aux = synthetic_task("aux", pair=True, regression=True, seed=1)
     other = synthetic_task("other", seed=2)
-    result = run_mtl([toy, aux, other], [2, 1, 0], encoder=TINY, config=replace(FAST, max_steps=30),
+    result = run_mtl([toy, aux, other], [2, 1, 0], encoder=TINY, config=replace(FAST, max_steps=20),
                      progress=False)
     assert result.tasks == ["toy", "aux"] and result.ratio == [2, 1]
+    # the budget is the primary's 20 steps; the auxiliary's 10 come on top
     assert result.examples_seen == {"toy": 20 * 16, "aux": 10 * 16}
+    assert (result.steps, result.primary_steps) == (30, 20)
+
+
+def test_auxiliary_steps_come_on_top_up_to_the_cap(toy):
+    aux = synthetic_task("aux", pair=True, regression=True, seed=1)
+    assert [run_length([1, 5], n) for n in (1, 2, 10)] == [1, 7, 55]
+    assert run_length([3, 1], 6) == 8  # schedule 0 1 0 0 | 0 1 0 0: the 6th primary step is the 8th
+    capped = run_mtl([toy, aux], [1, 5], encoder=TINY, config=replace(FAST, max_steps=10, max_total_factor=3),
+                     progress=False)
+    assert (capped.steps, capped.primary_steps) == (30, 5)  # the cap binds: the primary gets 5 of its 10
+
+
+def test_a_constant_schedule_makes_a_longer_run_extend_a_shorter_one(toy):
+    # with a fixed warm-up and no decay, the first N steps of a run do not depend on its length:
+    # the budget study's learning curve at N is the N-step run
+    config = replace(FAST, lr_schedule="constant_with_warmup", warmup_steps=4, eval_every=5)
+    short = run_mtl([toy], [1], encoder=TINY, config=replace(config, max_steps=10), progress=False)
+    long = run_mtl([toy], [1], encoder=TINY, config=replace(config, max_steps=20), progress=False)
+    assert long.losses[:10] == short.losses
+    assert long.history[:2] == short.history
+    decayed = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=20, eval_every=5), progress=False)
+    assert decayed.losses[1:10] != long.losses[1:10]  # the default warm-up and decay follow the length
+
+
+def test_bf16_autocast_trains_with_fp32_weights_and_losses(toy):
+    config = replace(FAST, max_steps=10)
+    fp32 = run_mtl([toy], [1], encoder=TINY, config=replace(config, precision="fp32"), progress=False)
+    bf16 = run_mtl([toy], [1], encoder=TINY, config=replace(config, precision="bf16"), progress=False)
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert bf16.losses != fp32.losses and np.allclose(bf16.losses, fp32.losses, rtol=0.1)
+    trainer = Trainer([toy], TINY, replace(config, precision="bf16"))
+    assert trainer.step("toy").dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    with pytest.raises(ValueError, match="choose one of auto, fp32, bf16"):
+        TrainConfig(precision="fp16")
+
+
+def test_history_holds_a_select_standard_error(toy):
+    result = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=20, eval_every=10), progress=False)
+    assert [h["primary_step"] for h in result.history] == [10, 20]
+    assert all(0 < h["select_se"] < 0.2 for h in result.history)
 
 
 def test_best_select_checkpoint_is_scored(toy):

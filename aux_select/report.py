@@ -1,0 +1,99 @@
+"""RESULTS.md: every table, figure and reading of a reproduction, written from its summaries.
+
+`reproduce --aggregate-only` writes it beside the summaries (results/<profile>/RESULTS.md); the
+README quotes its headline table, and tests/test_results.py checks that both are what the
+committed summaries give. Nothing in it is typed by hand: the numbers come from the
+compare_<primary>.json summaries, the budget study's budget.json and the papers' tables.csv.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from . import papers
+from .compare import Comparison, claims, papers_table
+from .profiles import get_profile
+
+HEADLINE_START = "<!-- headline table: start -->"
+HEADLINE_END = "<!-- headline table: end -->"
+
+
+def markdown(table: pd.DataFrame, index: bool = True) -> str:
+    """A table as markdown, with ("RTE", "accuracy") columns and (method, primary) rows spelled flat."""
+    table = table.round(2)
+    if isinstance(table.columns, pd.MultiIndex):
+        table.columns = [" ".join(map(str, c)) for c in table.columns]
+    if index and isinstance(table.index, pd.MultiIndex):
+        table, index = table.reset_index(), False
+    return table.to_markdown(index=index)
+
+
+def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
+    """The headline table with its caption: every method against Single-Task, beside GradTS."""
+    results = [r for c in comparisons for r in c.results]
+    table, sources = papers_table(results, tables)
+    seeds = {c.primary: len(c.settings.get("seeds", [])) for c in comparisons}
+    profile = comparisons[0].settings.get("profile", "?")
+    lines = [HEADLINE_START,
+             markdown(table.fillna("—") if len(tables) else table.drop(columns="paper", level=1, errors="ignore"), True),
+             "",
+             f"*ours*: report split (GLUE dev) score ×100 of the final run, mean over seeds "
+             f"({', '.join(f'{p}: {n}' for p, n in seeds.items())}), profile `{profile}` "
+             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's Single-Task. "
+             f"*paper*: GradTS (Ma et al., EMNLP 2021), {papers.SETTINGS['GradTS']}; "
+             + "; ".join(f"{p} from {s}" for p, s in sources.items()) + ". "
+             "The papers' numbers are the best dev score over epochs, ours one run chosen on select: "
+             "the columns are beside each other, not comparable cell for cell.",
+             HEADLINE_END]
+    if not len(tables):
+        lines.insert(2, "*(the papers' tables.csv was not found: set AUX_SELECT_PAPERS)*")
+    return "\n".join(lines)
+
+
+def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.DataFrame], out_dir: Path,
+                     figures_dir: Path, command: str, tables: pd.DataFrame | None = None) -> str:
+    """The whole RESULTS.md: headline, reading, full table, gains, cost, selections, budget."""
+    tables = papers.paper_tables() if tables is None else tables
+    results = [r for c in comparisons for r in c.results]
+
+    def figure(name: str, caption: str) -> str:
+        path = figures_dir / name
+        return f"![{caption}]({os.path.relpath(path, out_dir)})" if path.exists() else ""
+
+    sections = [
+        f"# Results: profile `{comparisons[0].settings.get('profile', '?')}`",
+        f"Written by `{command}` from the summaries beside this file; do not edit by hand.",
+        "## Every method against Single-Task, beside the papers", headline(comparisons, tables),
+        "## Reading",
+        "Each line is computed from the tables below: a method *beats* Single-Task where the 95 % "
+        "paired-bootstrap interval of its gain on report rows excludes 0; with that many intervals "
+        "per primary, about one in twenty excludes 0 by chance. The papers' order is GradTS-fg ≥ "
+        "GradTS-trial ≥ AutoSeM ≥ AutoSeM-p1 ≥ Single-Task (GradTS Tables 2 and 4), checked pair by pair "
+        "on mean report scores.",
+        "\n\n".join(f"- {line}" for line in claims(results, written["gains"])),
+        "## Report scores (GradTS Table 2 layout)",
+        "Report split ×100, mean ± sample std over seeds.",
+        markdown(written["comparison"], True),
+        "## Gains over Single-Task with 95 % paired-bootstrap intervals",
+        markdown(written["gains"], False),
+        figure("06_gains.png", "gains over single-task"),
+        "## Cost (GradTS Table 3 layout)",
+        "Minutes on this machine's two CPU cores; the last row per primary runs every method once "
+        "with every part (an MTL run, stage 1, a set of head matrices) counted once.",
+        markdown(written["cost"], False),
+        "## Selections (GradTS Fig. 1)",
+        markdown(written["selection"], True) if len(written["selection"]) else "(no selections)",
+        figure("06_selection_matrix.png", "selection matrix"),
+    ]
+    budget = out_dir / "budget.json"
+    if budget.exists():
+        choice = json.loads(budget.read_text())["choice"]
+        sections += ["## The budget (notebook 00, select split only)",
+                     f"Rule: {choice['rule']}. Chosen: lr {choice['lr']:g}, primary steps "
+                     + ", ".join(f"{p} {s}" for p, s in choice["primary_steps"].items()) + ".",
+                     figure("00_budget.png", "budget study")]
+    return "\n\n".join(s for s in sections if s) + "\n"
