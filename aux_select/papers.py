@@ -86,13 +86,14 @@ def autosem_selections(path: str | os.PathLike | None = None) -> pd.DataFrame:
         ["selected", "ratio_order", "ratio", "source"]]
 
 
-def selection_beside_paper(primary: str, selected: list[str], ratio: list[int] | None = None,
+def selection_beside_paper(primary: str, selected: list[str], ratio: dict[str, int] | None = None,
                            path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Our stage-1 selection (and stage-2 ratio, primary first) beside AutoSeM's own for the
-    primary (section 5.2: BiLSTM + ELMo, full GLUE incl. QQP and real MNLI/QNLI): a row each."""
+    """Our stage-1 selection (and stage-2 ratio, {task: entry}, primary first) beside AutoSeM's
+    own for the primary (section 5.2: BiLSTM + ELMo, full GLUE with QQP and the real MNLI and
+    QNLI): a row each."""
     rows = [{"who": "ours", "selected": ", ".join(selected) or "-",
-             "ratio": ":".join(map(str, ratio)) if ratio else "-",
-             "ratio order": ":".join([primary, *selected]) if ratio else "-"}]
+             "ratio": ":".join(map(str, ratio.values())) if ratio else "-",
+             "ratio order": ":".join(ratio) if ratio else "-"}]
     theirs = autosem_selections(path)
     if primary in theirs.index:
         row = theirs.loc[primary]

@@ -60,9 +60,8 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
     tables = papers.paper_tables() if tables is None else tables
     results = [r for c in comparisons for r in c.results]
 
-    def figure(name: str, caption: str) -> str:
-        path = figures_dir / name
-        return f"![{caption}]({os.path.relpath(path, out_dir)})" if path.exists() else ""
+    def figure(name: str, caption: str) -> str:  # a link relative to RESULTS.md, which sits in out_dir
+        return f"![{caption}]({Path(os.path.relpath(figures_dir / name, out_dir)).as_posix()})"
 
     sections = [
         f"# Results: profile `{comparisons[0].settings.get('profile', '?')}`",
@@ -79,15 +78,15 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
         "Report split ×100, mean ± sample std over seeds.",
         markdown(written["comparison"], True),
         "## Gains over Single-Task with 95 % paired-bootstrap intervals",
-        markdown(written["gains"], False),
-        figure("06_gains.png", "gains over single-task"),
+        markdown(written["gains"], False) if len(written["gains"]) else "(no method besides Single-Task yet)",
+        figure("06_gains.png", "gains over single-task") if len(written["gains"]) else "",
         "## Cost (GradTS Table 3 layout)",
         "Minutes on this machine's two CPU cores; the last row per primary runs every method once "
         "with every part (an MTL run, stage 1, a set of head matrices) counted once.",
         markdown(written["cost"], False),
         "## Selections (GradTS Fig. 1)",
-        markdown(written["selection"], True) if len(written["selection"]) else "(no selections)",
-        figure("06_selection_matrix.png", "selection matrix"),
+        markdown(written["selection"], True) if len(written["selection"]) else "(no selections yet)",
+        figure("06_selection_matrix.png", "selection matrix") if len(written["selection"]) else "",
     ]
     budget = out_dir / "budget.json"
     if budget.exists():

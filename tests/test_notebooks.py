@@ -112,8 +112,9 @@ def test_02_bandit_selection(fixture_data_dir, tmp_path):
 def test_03_gp_mixing(fixture_data_dir, tmp_path):
     summary = run_notebook("03_gp_mixing.ipynb", tmp_path, "gp_mixing_RTE.json", fixture_data_dir, primary="RTE",
                            store_dir=str(tmp_path / "store"))
-    assert {"primary", "profile", "seeds", "candidates", "stage1", "stage2", "comparison"} == set(summary)
+    assert {"primary", "profile", "seeds", "candidates", "stage1", "stage2", "paper", "comparison"} == set(summary)
     stage1, stage2 = Stage1Result.from_json(summary["stage1"]), Stage2Result.from_json(summary["stage2"])
+    assert summary["paper"][0]["who"] == "ours" and summary["paper"][0]["ratio order"] == ":".join(stage2.ratio)
     assert stage2.tasks == ["RTE", *stage1.selected] and "RTE" not in stage1.selected
     assert list(stage2.ratio) == stage2.tasks and stage2.ratio["RTE"] >= 1
     assert len(stage2.trials) == SMOKE.gp.calls
@@ -245,3 +246,14 @@ def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_di
     assert all(m in table for m in methods) and "RTE" in table and "WNLI" in table
     costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
     assert "shared: single-task run" in costs
+
+
+@pytest.mark.slow
+def test_00_budget(fixture_data_dir, tmp_path):
+    summary = run_notebook("00_budget.ipynb", tmp_path, "budget.json", fixture_data_dir, primaries=["MRPC", "STS-B"],
+                           lrs=[1e-3, 3e-3], max_steps=8, eval_every=4, store_dir=str(tmp_path / "store"))
+    assert {(r["primary"], r["lr"], r["step"]) for r in summary["curves"]} == \
+        {(p, lr, s) for p in ("MRPC", "STS-B") for lr in (1e-3, 3e-3) for s in (4, 8)}
+    assert summary["choice"]["lr"] in (1e-3, 3e-3) and set(summary["choice"]["primary_steps"]) == {"MRPC", "STS-B"}
+    assert_figures(tmp_path, "00_budget.png")
+    assert stored(tmp_path, "run") == 4  # one run per primary and rate gives its whole curve

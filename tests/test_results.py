@@ -1,40 +1,65 @@
-"""The committed `cpu` results agree with each other: the summary tables are what `reproduce`
-writes from the committed compare_<primary>.json files, and the README quotes them unchanged."""
+"""The committed `cpu` results agree with each other and with the code: the profile is the
+budget study's choice, RESULTS.md and the summary tables are what `reproduce --aggregate-only`
+writes from the committed summaries, and the README quotes RESULTS.md's headline unchanged."""
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from aux_select import reproduce
+from aux_select.budget import BudgetStudy, choose_budget
+from aux_select.profiles import PROFILES
+from aux_select.report import HEADLINE_END, HEADLINE_START
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
 TABLES = ("comparison", "gains", "cost", "selection")
 PRIMARIES = sorted(p.name.removeprefix("compare_").removesuffix(".json") for p in RESULTS.glob("compare_*.json"))
+AGGREGATE = (f"python -m aux_select.reproduce --primaries {' '.join(PRIMARIES)} --profile cpu --aggregate-only")
 
-pytestmark = pytest.mark.skipif(not PRIMARIES, reason="no committed cpu comparison")
+needs_comparisons = pytest.mark.skipif(not PRIMARIES, reason="no committed cpu comparison")
+
+
+def test_the_cpu_profile_is_the_committed_budget_studys_choice():
+    study = BudgetStudy.from_json(json.loads((RESULTS / "budget.json").read_text()))
+    # the rule, applied again to the committed curves (select scores only), gives the same choice
+    assert choose_budget(study.curves, max_steps=study.choice["max_steps"]) == study.choice
+    cpu = PROFILES["cpu"]
+    assert cpu.train.lr == study.choice["lr"], "set PROFILES['cpu'].train.lr to results/cpu/budget.json's choice"
+    assert cpu.primary_steps == study.choice["primary_steps"], \
+        "set PROFILES['cpu'].primary_steps to results/cpu/budget.json's choice"
 
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
-    """The tables written again from the committed JSON files, in a temp folder."""
-    out = tmp_path_factory.mktemp("cpu")
-    for primary in PRIMARIES:
-        (out / f"compare_{primary}.json").write_bytes((RESULTS / f"compare_{primary}.json").read_bytes())
-    reproduce.aggregate(PRIMARIES, out, out / "figures")
-    return out / "summary"
+    """RESULTS.md and the tables written again from the committed JSON files, in a temp folder
+    laid out like the checkout (results/cpu, figures/cpu), so RESULTS.md's links are the same."""
+    root = tmp_path_factory.mktemp("checkout")
+    out = root / "results" / "cpu"
+    out.mkdir(parents=True)
+    for path in [*RESULTS.glob("compare_*.json"), RESULTS / "budget.json"]:
+        shutil.copy(path, out / path.name)
+    reproduce.aggregate(PRIMARIES, out, root / "figures" / "cpu")
+    return out
 
 
+@needs_comparisons
 @pytest.mark.parametrize("name", TABLES)
 def test_committed_table_is_what_the_committed_json_gives(regenerated, name):
-    same = (RESULTS / "summary" / f"{name}.md").read_text() == (regenerated / f"{name}.md").read_text()
-    assert same, (
-        f"results/cpu/summary/{name}.md is stale: run python -m aux_select.reproduce "
-        f"--primaries {' '.join(PRIMARIES)} --aggregate-only --profile cpu")
+    same = (RESULTS / "summary" / f"{name}.md").read_text() == (regenerated / "summary" / f"{name}.md").read_text()
+    assert same, f"results/cpu/summary/{name}.md is stale: run {AGGREGATE}"
 
 
-@pytest.mark.parametrize("name", TABLES)
-def test_readme_quotes_the_committed_table(name):
-    table = (RESULTS / "summary" / f"{name}.md").read_text().strip()
-    quoted = table in (ROOT / "README.md").read_text()
-    assert quoted, (
-        f"README.md does not quote results/cpu/summary/{name}.md; paste the table in unchanged")
+@needs_comparisons
+def test_results_md_is_what_the_committed_json_gives(regenerated):
+    assert (RESULTS / "RESULTS.md").read_text() == (regenerated / "RESULTS.md").read_text(), \
+        f"results/cpu/RESULTS.md is stale: run {AGGREGATE}"
+
+
+@needs_comparisons
+def test_readme_quotes_the_headline_table():
+    text = (RESULTS / "RESULTS.md").read_text()
+    headline = text[text.index(HEADLINE_START):text.index(HEADLINE_END) + len(HEADLINE_END)]
+    assert headline in (ROOT / "README.md").read_text(), \
+        "README.md does not quote results/cpu/RESULTS.md's headline table; paste it in unchanged"
