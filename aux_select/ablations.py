@@ -90,7 +90,8 @@ def run_grid(primary: str, selected: Sequence[str], exp: Experiment | None = Non
     n_calls = n_calls if n_calls is not None else exp.profile.gp.calls
     ratios = grid_ratios(len(names), n_calls, exp.profile.gp.max_ratio, exp.seed)
     trials = [ratio_trial(exp, names, r)
-              for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not exp.progress, leave=False)]
+              # shown after 10 s: a grid read back from the store is done before, and draws no bar
+              for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not exp.progress, leave=False, delay=10)]
     metric = get_task(primary).selection_metric
     settings = {"method": "grid", "n_calls": n_calls, "max_ratio": exp.profile.gp.max_ratio, "seed": exp.seed,
                 "worst_score": WORST_SCORE[metric]}

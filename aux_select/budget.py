@@ -57,13 +57,15 @@ def study_experiment(exp: Experiment, lr: float, max_steps: int, eval_every: int
 
 
 def budget_study(primaries: Sequence[str], lrs: Sequence[float], max_steps: int = 1200, eval_every: int = 150,
-                 exp: Experiment | None = None, **settings) -> BudgetStudy:
+                 exp: Experiment | None = None, *, max_budget: int | None = None, **settings) -> BudgetStudy:
     """Train each primary alone at each learning rate for `max_steps` (stored: an interrupted
-    study resumes), read its select curve, and choose the budget (`choose_budget`)."""
+    study resumes), read its select curve, and choose the budget (`choose_budget`) among the
+    steps up to `max_budget` (a compute limit; None: every step studied)."""
     exp = as_experiment(exp, **settings)
     curves, wall = [], {}
     grid = [(p, lr) for p in primaries for lr in lrs]
-    for primary, lr in tqdm(grid, desc="budget study", disable=not exp.progress):
+    # shown after 10 s: a study read back from the store is done before, and draws no bar
+    for primary, lr in tqdm(grid, desc="budget study", disable=not exp.progress, delay=10):
         run = study_experiment(exp, lr, max_steps, eval_every).run([primary], [1])
         if run.failure:
             raise RuntimeError(f"the budget study's run of {primary} at lr {lr} failed: {run.failure}")
@@ -71,7 +73,8 @@ def budget_study(primaries: Sequence[str], lrs: Sequence[float], max_steps: int 
         curves += [{"primary": primary, "lr": lr, "step": h["primary_step"], "select_score": h["select_score"],
                     "select_se": h["select_se"]} for h in run.history]
     return BudgetStudy(profile=exp.profile.label, seed=exp.seed, lrs=list(lrs), max_steps=max_steps,
-                       eval_every=eval_every, curves=curves, wall_time_s=wall, choice=choose_budget(curves))
+                       eval_every=eval_every, curves=curves, wall_time_s=wall,
+                       choice=choose_budget(curves, max_steps=max_budget))
 
 
 def choose_budget(curves: Sequence[dict], max_steps: int | None = None) -> dict:

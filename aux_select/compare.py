@@ -109,15 +109,21 @@ def run_methods(primary: str, methods: Sequence[str] | None = None, seeds: Seque
                 candidates: Sequence[str] | None = None, exp: Experiment | None = None, *, pool: str = "glue",
                 **settings) -> Comparison:
     """Every method (None: all registered) for `primary` at every seed; stored parts are read
-    back, never retrained. candidates=None: the tasks of `pool` the data provides."""
+    back, never retrained. candidates=None: the tasks of `pool` the data provides. With a Dask
+    executor (`Experiment.executor`) the independent work runs side by side first (`fanout`),
+    with the same results."""
     methods = list(methods) if methods is not None else method_names()
     check_methods(methods)  # all of them, before anything trains
     exp = as_experiment(exp, **settings)
     warn_without_store(exp, "run_methods")
     candidates = exp.candidates(primary, candidates, pool)
+    if exp.parallel:  # the work fans out to the workers in waves; the loop below reads it back
+        from .fanout import prefetch_methods
+        prefetch_methods(exp, primary, methods, seeds, candidates)
     results, shared = [], {}
     jobs = [(seed, m) for seed in seeds for m in methods]
-    for seed, method in tqdm(jobs, desc=f"methods for {primary}", disable=not exp.progress):
+    # the bar shows once the loop has run for 10 s: methods read back from the store take less, and draw none
+    for seed, method in tqdm(jobs, desc=f"methods for {primary}", disable=not exp.progress, delay=10):
         results.append(get_method(method)(exp.with_seed(seed), primary, candidates))
     for seed in seeds:
         shared[seed] = shared_work(primary, candidates, exp.with_seed(seed))

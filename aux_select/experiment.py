@@ -12,23 +12,31 @@ decides nothing: it enters a store key only where a result holds report scores) 
 store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity,
 the resolved device kind and the code-schema version, so a key changes exactly when the result
 would.
+
+The context also says where independent units of work run (`executor`: "serial", the default,
+here one after another; or a Dask `Client`, a scheduler address or "local:N"; see
+`aux_select.executor` and `Experiment.map`). A context crosses to a worker as its settings
+only, and each worker loads its own tasks; results come back through the shared store.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .data import TaskData, available_tasks, load_task
+from .executor import executor_for, is_serial
 from .models import encoder_identity
 from .profiles import Profile, get_profile
-from .store import Store, content_hash, default_store, make_key
+from .store import Store, content_hash, default_store, make_key, project_root
 from .tasks import POOLS, get_task
-from .train import RunResult, canonical_ratio, pick_device, resolve_precision, run_mtl, validate_ratio
+from .train import (RunResult, canonical_ratio, pick_device, resolve_precision, result_settings, run_mtl,
+                    validate_ratio)
 
 SPLITS = ("train", "select", "report")
 
@@ -40,10 +48,32 @@ class Experiment:
     data_dir: str | os.PathLike | None = None  # None: AUX_SELECT_DATA, then the hub
     store: Store | None = None       # None: results live for this context only (in memory)
     progress: bool = True            # tqdm bars on long steps
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # tasks, hashes, memo
+    executor: Any = "serial"         # where `map` runs units: "serial" (here, in turn), a Dask Client,
+                                     # a scheduler address or "local:N" (aux_select.executor)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # tasks, hashes, memo, executors
 
     def __post_init__(self):
         object.__setattr__(self, "profile", get_profile(self.profile))
+
+    def __reduce__(self):
+        # pickled (sent to a Dask worker) as its settings only: no loaded data, no executor; the
+        # other side loads its own tasks, once per process (`_rebuild`)
+        return _rebuild, (self.profile, self.seed, self.data_dir, self.store, self.progress)
+
+    # ------------------------------------------------------------------ parallel units
+
+    @property
+    def parallel(self) -> bool:
+        """True if `map` sends units to Dask workers instead of running them here."""
+        return not is_serial(self.executor)
+
+    def map(self, unit: Callable[["Experiment", Any], Any], items: Sequence,
+            on_result: Callable[[int, Any], None] | None = None) -> list:
+        """[unit(self, item) for item in items], in order, by this context's executor; a unit is a
+        module-level function (a worker imports it) that stores what it computes. `on_result(i,
+        result)` runs here as each one finishes. Serial: this very context, in turn (today's
+        behaviour); Dask: a copy of it per worker, `executor.DaskExecutor.map`."""
+        return executor_for(self).map(unit, self, list(items), on_result)
 
     def with_seed(self, seed: int) -> "Experiment":
         """The same context at another seed (loaded tasks are shared: they do not depend on it)."""
@@ -149,26 +179,47 @@ class Experiment:
         kept = kept[:1] + sorted(kept[1:], key=lambda p: p[0].name)  # one mix, one run: auxiliaries by name
         tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
         config = self.profile.train_config(tasks[0].name, self.seed)
-        spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=asdict(config))
+        spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=result_settings(config))
+        # a killed run resumes from its checkpoint (`TrainConfig.checkpoint_every`), kept until it is stored
+        checkpoints = self.store.root / "run_checkpoints" / make_key("run", spec) if self.store is not None else None
 
         def train() -> dict:
             return run_mtl(tasks, ratio, encoder=self.profile.encoder, config=config,
-                           progress=self.progress).to_json()
+                           progress=self.progress, checkpoint_dir=checkpoints).to_json()
 
-        return RunResult.from_json(self.get_or_compute("run", spec, train))
+        result = RunResult.from_json(self.get_or_compute("run", spec, train))
+        if checkpoints is not None and checkpoints.exists():
+            shutil.rmtree(checkpoints, ignore_errors=True)  # the stored run replaces it
+        return result
+
+
+_CONTEXTS: dict[str, dict] = {}  # this process's caches of contexts rebuilt from settings
+
+
+def _rebuild(profile: Profile, seed: int, data_dir, store: Store | None, progress: bool) -> Experiment:
+    """A pickled context on the other side: the contexts rebuilt in one process with one profile
+    and data folder share their loaded tasks (as `with_seed` copies do; nothing cached depends on
+    the seed or the store: the memo holds store keys)."""
+    key = make_key("context", {"profile": asdict(profile), "data_dir": str(data_dir)})
+    return Experiment(profile, seed=seed, data_dir=data_dir, store=store, progress=progress,
+                      _cache=_CONTEXTS.setdefault(key, {}))
+
+
+CHANGEABLE = {"seed", "progress", "store", "executor"}  # what `as_experiment` may change on a context
 
 
 def as_experiment(exp: Experiment | None = None, **settings) -> Experiment:
     """`exp` as it is, or with the given settings changed (`seed=1`), or, without one, a new
-    context from the keywords (`profile`, `seed`, `data_dir`, `store`, `progress`): the flat call
-    `single_task("RTE", profile="cpu", store=store)` and `single_task("RTE", exp)` are one."""
+    context from the keywords (`profile`, `seed`, `data_dir`, `store`, `progress`, `executor`):
+    the flat call `single_task("RTE", profile="cpu", store=store)` and `single_task("RTE", exp)`
+    are one."""
     if exp is None:
         return Experiment(**settings)
     if not settings:
         return exp
-    if set(settings) - {"seed", "progress", "store"}:
+    if set(settings) - CHANGEABLE:
         raise ValueError(f"an Experiment fixes profile and data_dir; build a new one instead of "
-                         f"changing {sorted(set(settings) - {'seed', 'progress', 'store'})}")
+                         f"changing {sorted(set(settings) - CHANGEABLE)}")
     return replace(exp, **settings, _cache=exp._cache)
 
 
@@ -198,13 +249,14 @@ def check_pool(primary: str, candidates: Sequence[str]) -> None:
 def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None,
                 figures_dir: str | os.PathLike | None = None,
                 store_dir: str | os.PathLike | None = None) -> tuple[Path, Path, Store]:
-    """Where a notebook writes, unless told: JSON to results/<label>/, figures to
-    figures/<label>/ (the label is the profile's name, with a hash of any overrides), stored runs
+    """Where a notebook writes, unless told (under `store.project_root()`: the checkout, else the
+    working directory): JSON to results/<label>/, figures to figures/<label>/ (the label is the profile's name, with a hash of any overrides), stored runs
     to AUX_SELECT_STORE or results/<name>/store (an override shares the store: keys keep results
     of other settings apart). The smoke folders are git-ignored, so a smoke run never overwrites
     a real run's committed output."""
     profile = get_profile(profile)
-    return (Path(out_dir or Path("results") / profile.label), Path(figures_dir or Path("figures") / profile.label),
+    root = project_root()
+    return (Path(out_dir or root / "results" / profile.label), Path(figures_dir or root / "figures" / profile.label),
             default_store(store_dir, profile.name))
 
 

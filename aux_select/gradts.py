@@ -163,28 +163,34 @@ def finetuned(exp: Experiment, task: TaskData, config: ImportanceConfig) -> Trai
     trainer = Trainer([task], exp.profile.encoder, replace(exp.profile.train, seed=exp.seed), total_steps=max(steps, 1))
     gate_shape(trainer.model)  # an encoder without gateable heads is refused before any training
     key = make_key("finetuned", _finetune_spec(exp, task, config))
-    memo = exp._cache.setdefault("finetuned", {})
-    path = exp.store.path("finetuned", key, ".safetensors") if exp.store is not None else None
-    if path is not None and path.exists():
-        load_model(trainer.model, path, device=str(trainer.device))
+    if exp.store is None:  # kept in the context
+        memo = exp._cache.setdefault("finetuned", {})
+        if key in memo:
+            trainer.model.load_state_dict(memo[key])
+        else:
+            _finetune(exp, task, trainer, steps)
+            memo[key] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
         return trainer
-    if key in memo:
-        trainer.model.load_state_dict(memo[key])
-        return trainer
+    path = exp.store.path("finetuned", key, ".safetensors")
+    if not path.exists():
+        with exp.store.lock("finetuned", key):  # another process may be fine-tuning it: wait, then read it
+            if not path.exists():
+                _finetune(exp, task, trainer, steps)
+                tmp = path.with_name(f".{path.name}.tmp")  # whole or absent, like every stored result
+                save_model(trainer.model, str(tmp))
+                tmp.replace(path)
+                return trainer
+    load_model(trainer.model, path, device=str(trainer.device))
+    return trainer
+
+
+def _finetune(exp: Experiment, task: TaskData, trainer: Trainer, steps: int) -> None:
     loss = torch.zeros(())
     for _ in tqdm(range(steps), desc=f"fine-tune {task.name}", disable=not exp.progress, leave=False):
         loss = trainer.step(task.name)
     if not torch.isfinite(loss):
         raise RuntimeError(f"fine-tuning {task.name} before measuring head importance diverged "
                            f"(loss {float(loss)}); lower the profile's learning rate")
-    if path is None:
-        memo[key] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")  # whole or absent, like every stored result
-        save_model(trainer.model, str(tmp))
-        tmp.replace(path)
-    return trainer
 
 
 def importance_config(profile: str | Profile, **overrides) -> ImportanceConfig:
@@ -250,12 +256,22 @@ def task_instance_importance(task: str | TaskData, exp: Experiment | None = None
                                     lambda: _compute_instance_importance(exp, task, config))
 
 
+def _importance_unit(exp: Experiment, item: tuple) -> None:
+    """One task's matrix as a unit of work (`Experiment.map`): item = (task name, config)."""
+    task_importance(item[0], exp, config=item[1])
+
+
 def importance_matrices(names: Sequence[str], exp: Experiment | None = None, *,
                         config: ImportanceConfig | None = None, **settings) -> dict[str, np.ndarray]:
     """{task: (layers, heads) matrix} for the named tasks; stored matrices are reused, so adding a
     task to the pool computes only that task's. config=None: the profile's importance settings
-    (`importance_config(profile, warmup_epochs=1)` changes single fields)."""
+    (`importance_config(profile, warmup_epochs=1)` changes single fields). With a Dask executor
+    the missing matrices are computed side by side (independent single-task fine-tunes)."""
     exp = as_experiment(exp, **settings)
+    if exp.parallel:
+        spec = {n: importance_spec(exp, exp.task(n), config or exp.profile.importance) for n in names}
+        missing = [n for n in names if exp.store is None or exp.store.get_array("head_importance", spec[n]) is None]
+        exp.map(_importance_unit, [(n, config) for n in missing])
     return {name: task_importance(name, exp, config=config) for name in names}
 
 

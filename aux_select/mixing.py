@@ -11,6 +11,12 @@ samples with 5 restarts. We drive its ask/tell loop ourselves instead of calling
 proposes exactly what an uninterrupted one would, and (3) replace a proposal that repeats an
 already evaluated integer ratio instead of training it twice.
 
+With `batch_size=k > 1` the search asks for k ratios at a time (`Optimizer.ask(n_points=k,
+strategy="cl_min")`, the constant liar), evaluates them together (on k workers with a Dask
+executor) and tells the k results at once. It is another search than k=1's (its points are
+stored under their own key) and it resumes just as exactly: every point is stored as it
+finishes, and a rerun asks the same batches again and evaluates only the points not stored.
+
 The objective is minus the primary's **select** score after an MTL run with the ratio; the
 report score of every run is kept but never used to choose.
 """
@@ -33,7 +39,7 @@ from .experiment import Experiment, as_experiment, check_pool
 from .metrics import WORST_SCORE
 from .store import JsonResult
 from .tasks import get_task
-from .train import validate_ratio
+from .train import result_settings, validate_ratio
 
 # gp_minimize's defaults, written out so the store key changes if we ever change one
 GP_SETTINGS = {"acq_func": "gp_hedge", "acq_optimizer": "auto", "noise": "gaussian",
@@ -81,6 +87,23 @@ def _propose(opt: Optimizer, seen: set[tuple], seed: int, index: int) -> list[in
     with warnings.catch_warnings(), _one_thread():  # skopt warns about its own duplicate replacement
         warnings.simplefilter("ignore", UserWarning)
         x = [int(v) for v in opt.ask()]
+    return _unseen(opt, x, seen, seed, index)
+
+
+def _propose_batch(opt: Optimizer, seen: set[tuple], seed: int, index: int, n: int) -> list[list[int]]:
+    """The optimiser's next `n` ratios by the constant liar (each proposed as if the ones before
+    it had scored the best value so far); repeats become random unseen ratios."""
+    with warnings.catch_warnings(), _one_thread():
+        warnings.simplefilter("ignore", UserWarning)
+        xs = [[int(v) for v in x] for x in opt.ask(n_points=n, strategy="cl_min")]
+    taken = set(seen)
+    for j, x in enumerate(xs):
+        xs[j] = _unseen(opt, x, taken, seed, index + j)
+        taken.add(tuple(xs[j]))
+    return xs
+
+
+def _unseen(opt: Optimizer, x: list[int], seen: set[tuple], seed: int, index: int) -> list[int]:
     # skopt swaps a repeated proposal for a random point, which can itself be a repeat in an
     # integer space; draw from a generator fixed by (seed, index) so a replay draws the same
     rng = np.random.default_rng([seed, index])
@@ -100,11 +123,17 @@ def _tell(opt: Optimizer, x: list[int], y: float, failure_value: float, fit: boo
         opt.tell(x, y if math.isfinite(y) else failure_value, fit=fit)
 
 
+def _tell_batch(opt: Optimizer, xs: list[list[int]], ys: list[float], failure_value: float, fit: bool) -> None:
+    with _one_thread():
+        opt.tell(xs, [y if math.isfinite(y) else failure_value for y in ys], fit=fit)
+
+
 def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_calls: int,
                  n_initial_points: int, max_ratio: int = 20, seed: int = 0,
                  previous: Sequence[Point] = (), on_point: Callable[[list[int], float], None] | None = None,
                  failure_value: float = 0.0, names: Sequence[str] | None = None,
-                 progress: bool = False) -> list[Point]:
+                 progress: bool = False, batch_size: int = 1,
+                 map_batch: Callable[[list[list[int]]], list[float]] | None = None) -> list[Point]:
     """Minimise `objective(ratio)` over integer ratios with gp_minimize's GP; return every
     evaluated (ratio, value) in order, `previous` first, `n_calls` of them, all distinct.
 
@@ -115,10 +144,18 @@ def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_cal
     before the optimiser sees it: store the point there. A non-finite value marks a failed
     evaluation: it is kept as NaN and the GP is told `failure_value` (for minus a score, minus
     the metric's lowest value, e.g. 0 for accuracy).
+
+    `batch_size=k > 1`: k ratios are asked at a time by the constant liar and evaluated by
+    `map_batch(ratios) -> values` (default: `objective` on each in turn; e.g. on k workers),
+    `on_point` running for each after its batch; `previous` may then come in any order (as a
+    batch's points finish) and each is used where the search proposes it.
     """
     check_search(n_tasks, n_calls, n_initial_points, max_ratio)
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}; propose at least 1 ratio at a time")
     space = ratio_space(n_tasks, max_ratio, names)
-    previous = [([int(v) for v in x], float(y)) for x, y in list(previous)[:n_calls]]
+    # k = 1 replays the first n_calls in order; a batched search finds each where it is proposed
+    previous = [([int(v) for v in x], float(y)) for x, y in list(previous)[:n_calls if batch_size == 1 else None]]
     for x, _ in previous:
         if len(x) != n_tasks or not all(d.low <= v <= d.high for d, v in zip(space, x)):
             raise ValueError(f"stored point {x} does not fit the space (primary in [1, {max_ratio}], "
@@ -127,12 +164,17 @@ def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_cal
         raise ValueError("the stored points repeat a ratio; they belong to another search")
 
     opt, points, seen = make_optimizer(space, n_initial_points, seed), [], set()
+    if batch_size > 1:
+        return _search_batched(opt, objective, n_calls, seed, previous, on_point, failure_value, progress,
+                               batch_size, map_batch)
     for x, y in previous:  # replay: the same asks and tells as the search that made them
         _propose(opt, seen, seed, len(points))
         _tell(opt, x, y, failure_value)
         points.append((x, y))
         seen.add(tuple(x))
-    bar = tqdm(total=n_calls, initial=len(points), desc="GP search", disable=not progress, leave=False)
+    # a search read back whole is no work: no bar
+    bar = tqdm(total=n_calls, initial=len(points), desc="GP search", disable=not progress or len(points) >= n_calls,
+               leave=False)
     while len(points) < n_calls:
         x = _propose(opt, seen, seed, len(points))
         y = float(objective(list(x)))
@@ -143,6 +185,29 @@ def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_cal
         _tell(opt, x, y, failure_value, fit=len(points) < n_calls)  # the last fit would go unused
         bar.update()
         bar.set_postfix(best=f"{min((v for _, v in points if math.isfinite(v)), default=math.nan):.4g}")
+    bar.close()
+    return points
+
+
+def _search_batched(opt: Optimizer, objective, n_calls: int, seed: int, previous: list[Point], on_point,
+                    failure_value: float, progress: bool, batch_size: int, map_batch) -> list[Point]:
+    """`search_ratio` with k ratios per ask and tell; stored points are reused where proposed."""
+    known = {tuple(x): y for x, y in previous}
+    evaluate = map_batch or (lambda xs: [objective(list(x)) for x in xs])
+    points, seen = [], set()
+    bar = tqdm(total=n_calls, desc="GP search", disable=not progress or len(known) >= n_calls, leave=False)
+    while len(points) < n_calls:
+        xs = _propose_batch(opt, seen, seed, len(points), min(batch_size, n_calls - len(points)))
+        new = [x for x in xs if tuple(x) not in known]
+        for x, y in zip(new, evaluate([list(x) for x in new]) if new else []):
+            known[tuple(x)] = float(y)
+            if on_point is not None:
+                on_point(list(x), float(y))
+        ys = [known[tuple(x)] for x in xs]
+        points += list(zip(xs, ys))
+        seen.update(map(tuple, xs))
+        _tell_batch(opt, xs, ys, failure_value, fit=len(points) < n_calls)  # the last fit would go unused
+        bar.update(len(xs))
     bar.close()
     return points
 
@@ -235,12 +300,18 @@ def ratio_trial(exp: Experiment, names: Sequence[str], ratio: Sequence[int]) -> 
                  report_score=run.report_score, failure=failure)
 
 
+def _trial_unit(exp: Experiment, item: tuple) -> Trial:
+    """One GP point as a unit of work (`Experiment.map`): item = (names, ratio)."""
+    return ratio_trial(exp, *item)
+
+
 def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = None, *,
-               n_calls: int | None = None, **settings) -> Stage2Result:
+               n_calls: int | None = None, batch_size: int = 1, **settings) -> Stage2Result:
     """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (`profile.gp`:
     `calls` points unless `n_calls`, `initial_points` random ones first, entries up to
     `max_ratio`). Every point is recorded as it finishes (kind "gp_search") and a rerun resumes
-    from the recorded points without repeating or losing one."""
+    from the recorded points without repeating or losing one. `batch_size=k > 1`: k points per
+    GP step (`search_ratio`), their runs side by side on the context's executor."""
     exp = as_experiment(exp, **settings)
     gp = exp.profile.gp
     selected = check_selection(primary, selected)
@@ -249,20 +320,28 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     check_search(len(names), n_calls, gp.initial_points, gp.max_ratio)
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
+    batched = {"batch_size": batch_size} if batch_size > 1 else {}  # k = 1 keeps the keys it always had
     # `calls` is not in the key: a longer search with the same settings extends a shorter one
     spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)],
-                    train=asdict(exp.profile.train_config(primary, exp.seed)), seed=exp.seed, max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS)
+                    train=result_settings(exp.profile.train_config(primary, exp.seed)), seed=exp.seed,
+                    max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS, **batched)
     stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
-    trials = [Trial(**t) for t in stored["trials"]][:n_calls]
+    trials = [Trial(**t) for t in stored["trials"]]
+    trials = trials[:n_calls] if batch_size == 1 else trials
 
-    def objective(ratio: list[int]) -> float:  # record the trial the moment its run is done
-        trials.append(ratio_trial(exp, names, ratio))
+    def record(i: int, trial: Trial) -> None:  # the moment its run is done (a batch's in any order)
+        trials[:] = [t for t in trials if t.ratio != trial.ratio] + [trial]
         exp.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
-        return trials[-1].objective
 
-    search_ratio(objective, len(names), n_calls=n_calls, n_initial_points=gp.initial_points,
-                 max_ratio=gp.max_ratio, seed=exp.seed, previous=[(t.ratio, t.objective) for t in trials],
-                 failure_value=-worst, names=names, progress=exp.progress)
+    def evaluate(ratios: list[list[int]]) -> list[float]:
+        return [t.objective for t in exp.map(_trial_unit, [(names, r) for r in ratios], on_result=record)]
+
+    points = search_ratio(lambda ratio: evaluate([ratio])[0], len(names), n_calls=n_calls,
+                          n_initial_points=gp.initial_points, max_ratio=gp.max_ratio, seed=exp.seed,
+                          previous=[(t.ratio, t.objective) for t in trials], failure_value=-worst, names=names,
+                          progress=exp.progress, batch_size=batch_size, map_batch=evaluate)
+    order = {tuple(x): i for i, (x, _) in enumerate(points)}  # the search's order, whatever finished first
+    trials = sorted((t for t in trials if tuple(t.ratio) in order), key=lambda t: order[tuple(t.ratio)])
     settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
-                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS}
+                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS, **batched}
     return Stage2Result.from_trials(names, trials, metric, settings)

@@ -154,6 +154,19 @@ class BiLSTMEncoder(nn.Module):
         return torch.cat([u, v, u * v, (u - v).abs()], dim=-1)  # (B, 8*hidden)
 
 
+def load_pretrained(path: str) -> nn.Module:
+    """`AutoModel.from_pretrained(path)` without transformers' "Loading weights" bar: loading takes
+    a second, and in an executed notebook every bar stays behind as its first frame (0/103)."""
+    from transformers.utils import logging
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(path)
+    finally:
+        if enabled:  # as it was: the switch is global (it also covers huggingface_hub's bars)
+            logging.enable_progress_bar()
+
+
 def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.Module:
     """The encoder named by `config`; random weights are drawn from `seed`."""
     torch.manual_seed(seed)
@@ -164,7 +177,7 @@ def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.M
         return TransformerEncoder(BertModel(bert, add_pooling_layer=False), config.pooling)
     if config.name == "bilstm":
         if config.embeddings == "pretrained":
-            table = AutoModel.from_pretrained(bundled_minilm_path()).get_input_embeddings().weight
+            table = load_pretrained(bundled_minilm_path()).get_input_embeddings().weight
             embedding = nn.Embedding.from_pretrained(table.detach().clone(), freeze=config.freeze_embeddings)
         elif config.embeddings == "random":
             embedding = nn.Embedding(vocab_size, 300)
@@ -174,7 +187,7 @@ def build_encoder(config: EncoderConfig, vocab_size: int, seed: int = 0) -> nn.M
         return BiLSTMEncoder(embedding, config.lstm_hidden, config.lstm_layers)
     path = bundled_minilm_path() if config.name == "minilm" else config.name
     # the checkpoint's pooler is loaded (unused) so its weights are not reported as unexpected
-    return TransformerEncoder(AutoModel.from_pretrained(path), config.pooling)
+    return TransformerEncoder(load_pretrained(path), config.pooling)
 
 
 def at_least_fp32(x: torch.Tensor) -> torch.Tensor:

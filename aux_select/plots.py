@@ -286,6 +286,9 @@ def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
             line, = ax.plot(curve["step"], curve["select_score"], marker="o", ms=3, label=f"lr {lr:g}")
             ax.fill_between(curve["step"], curve["select_score"] - curve["select_se"],
                             curve["select_score"] + curve["select_se"], color=line.get_color(), alpha=0.15)
+        if choice is not None and choice["max_steps"] < frame["step"].max():
+            ax.axvspan(choice["max_steps"], frame["step"].max(), color="grey", alpha=0.12, lw=0,
+                       label="beyond the compute limit")
         if choice is not None and primary in choice["primary_steps"]:
             ax.axvline(choice["primary_steps"][primary], color="black", ls="--", lw=1,
                        label=f"chosen: {choice['primary_steps'][primary]} steps")

@@ -4,7 +4,9 @@
 
 For each primary, `notebooks/06_compare.ipynb` runs through papermill, with a progress bar over
 its cells; its executed copy lands in <out>/notebooks/ and is saved as it runs (papermill saves a
-long cell's output every 30 s), so the runs started so far can be read there. A primary whose
+long cell's output every 30 s), so the runs started so far can be read there. It runs in the
+checkout with folders relative to it, so it names no folder of the machine that ran it, and when
+it ends each progress bar in it is left as its last frame (`readable_bars`). A primary whose
 summary already covers the asked methods and seeds is skipped. Every run inside goes through the
 store, so an interrupted reproduction loses at most the run in progress: start the same command
 again. Then the aggregate tables (markdown + CSV) and figures are written from every requested
@@ -13,7 +15,9 @@ primary's summary, primaries in GLUE order.
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -25,10 +29,12 @@ from .experiment import output_dirs
 from .methods import method_names
 from .plots import plot_gains, plot_selection_matrix, save
 from .profiles import override
+from .report import markdown, results_markdown
 from .store import SCHEMA_VERSION
 from .tasks import task_names
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_compare.ipynb"
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+NOTEBOOK = ROOT / "notebooks" / "06_compare.ipynb"
 
 
 def summary_path(out_dir: Path, primary: str) -> Path:
@@ -59,28 +65,57 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
                                 "(pip install -e .), which has the notebooks/ folder")
     executed = out_dir / "notebooks" / f"06_compare_{primary}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(NOTEBOOK), str(executed), cwd=str(Path.cwd()), progress_bar=True,
-        parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
-                    "settings": list(settings),
-                    "data_dir": data_dir, "out_dir": str(out_dir), "figures_dir": str(figures_dir),
-                    "store_dir": str(store_dir)})
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOK), str(executed), cwd=str(ROOT), progress_bar=True,
+            parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
+                        "settings": list(settings), "data_dir": data_dir and relative(data_dir),
+                        "out_dir": relative(out_dir), "figures_dir": relative(figures_dir),
+                        "store_dir": relative(store_dir)})
+    finally:  # a notebook stopped by an error is read too
+        if executed.exists():
+            readable_bars(executed)
     return executed
 
 
-def _markdown(table: pd.DataFrame, index: bool) -> str:
-    """A table as markdown, with ("RTE", "accuracy") columns and (method, primary) rows spelled flat."""
-    table = table.round(2)
-    if isinstance(table.columns, pd.MultiIndex):
-        table.columns = [" ".join(map(str, c)) for c in table.columns]
-    if index and isinstance(table.index, pd.MultiIndex):
-        table, index = table.reset_index(), False
-    return table.to_markdown(index=index)
+def relative(path: str | os.PathLike) -> str:
+    """`path` relative to the checkout, where notebook 06 runs (e.g. results/cpu)."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
 
 
-def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dict[str, Path]:
-    """The tables (markdown and CSV) and figures over every primary with a summary, primaries in
-    registry (GLUE) order whatever order they were named in, so one set of results gives one table."""
+def readable_bars(path: Path) -> None:
+    """Each tqdm bar of an executed notebook as it ended. A bar in a notebook is a widget, whose
+    saved output is its first frame ("MTL RTE:   0%|          | 0/150"); how it ended is in the
+    saved widget state, which JupyterLab does not draw. So a bar that closed itself at the end of
+    its step (leave=False) goes, and one that stayed becomes the text of its last frame."""
+    nb = json.loads(path.read_text())
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def model(ref: str) -> dict:  # a widget's state by its model id or its "IPY_MODEL_<id>" reference
+        return state.get(ref.removeprefix("IPY_MODEL_"), {}).get("state", {})
+
+    def last_frame(output: dict) -> dict | None:
+        view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+        parts = [model(ref) for ref in model(view["model_id"]).get("children", [])] if view else []
+        if [p.get("_model_name") for p in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+            return output  # not a tqdm bar
+        if model(model(view["model_id"])["layout"]).get("visibility") == "hidden":
+            return None
+        left, bar, right = parts
+        filled = round(10 * bar["value"] / bar["max"]) if bar["max"] else 0
+        text = html.unescape(f"{left['value']}|{'█' * filled:<10}|{right['value']}").replace("\u2007", " ")
+        return {"output_type": "stream", "name": "stdout", "text": text + "\n"}
+
+    for cell in nb["cells"]:
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in map(last_frame, cell["outputs"]) if o is not None]
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profile: str = "cpu") -> dict[str, Path]:
+    """The tables (markdown and CSV), figures and RESULTS.md over every primary with a summary,
+    primaries in registry (GLUE) order whatever order they were named in, so one set of results
+    gives one table."""
     known = task_names()
     primaries = sorted(dict.fromkeys(primaries), key=lambda p: known.index(p) if p in known else len(known))
     comparisons = [Comparison.from_json(json.loads(summary_path(out_dir, p).read_text()))
@@ -98,12 +133,16 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path) -> dic
     for name, table in tables.items():
         index = name in ("comparison", "selection")
         table.to_csv(summary_dir / f"{name}.csv", index=index)
-        (summary_dir / f"{name}.md").write_text(_markdown(table, index) + "\n")
+        (summary_dir / f"{name}.md").write_text(markdown(table, index) + "\n")
         written[name] = summary_dir / f"{name}.md"
     if len(tables["gains"]):
         written["gains figure"] = save(plot_gains(tables["gains"]), figures_dir / "06_gains.png")
     if matrices:
         written["selection figure"] = save(plot_selection_matrix(matrices), figures_dir / "06_selection_matrix.png")
+    command = f"python -m aux_select.reproduce --primaries {' '.join(primaries)} --profile {profile} --aggregate-only"
+    results_md = out_dir / "RESULTS.md"
+    results_md.write_text(results_markdown(comparisons, tables, out_dir, figures_dir, command))
+    written["results"] = results_md
     return written
 
 
@@ -124,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--figures-dir", default=None, help="figures (default: figures/<profile>)")
     parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
     parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
+    parser.add_argument("--executor", default="serial",
+                        help="where the (primary, seed) pipelines run before the notebooks read them back: serial "
+                             "(default), local:N (N worker processes) or a Dask scheduler address tcp://host:8786")
     return parser
 
 
@@ -137,12 +179,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label)]
         for primary in set(args.primaries) - set(todo):
             print(f"{primary}: every method and seed already in {summary_path(out_dir, primary)}; skipped")
+        if args.executor != "serial" and todo:  # the pipelines side by side into the store first
+            from .fanout import run_pipelines
+            run_pipelines(args.executor, todo, args.seeds, args.methods, profile, args.data_dir, store)
         for primary in tqdm(todo, desc="primaries"):
             executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile.name,
                                    settings=args.settings, data_dir=args.data_dir, out_dir=out_dir, figures_dir=figures_dir,
                                    store_dir=store.root.resolve())
             print(f"{primary}: done ({executed})")
-    for name, path in aggregate(args.primaries, out_dir, figures_dir).items():
+    for name, path in aggregate(args.primaries, out_dir, figures_dir, profile.label).items():
         print(f"{name}: {path}")
 
 

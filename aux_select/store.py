@@ -3,7 +3,9 @@
 Every expensive result (a training run, a head-importance matrix, a GP point, a bandit
 trajectory) is filed under root/<kind>/<key>.json, where the key hashes everything that
 determines it. Same spec -> same key -> the stored result is reused, so an interrupted
-experiment resumes where it stopped.
+experiment resumes where it stopped. Several processes may share one store (Dask workers on a
+shared filesystem, two notebooks): `get_or_compute` takes a lock file per key
+(`locks.KeyLock`), so a result two of them need at once is computed by one and read by the other.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from datasets import Dataset
 
 from .cost import PeakMemory
+from .locks import KeyLock, LockConfig
 
 # the code-schema version: bump when a stored format or the meaning of a result changes; it is
 # part of every key, so results of older code are never read back
@@ -125,8 +128,13 @@ def _read_json(path: Path) -> dict | None:
 class Store:
     """A directory of results keyed by make_key(kind, spec); root is created on first write."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, lock: LockConfig = LockConfig()) -> None:
         self.root = Path(root)
+        self.lock_config = lock
+
+    def lock(self, kind: str, key: str) -> KeyLock:
+        """The lock of result `key` of `kind` (root/kind/key.lock): hold it while computing it."""
+        return KeyLock(self.path(kind, key, ".lock"), self.lock_config)
 
     def path(self, kind: str, key: str, suffix: str = ".json") -> Path:
         """Where the result `key` of `kind` lives: root/kind/key+suffix."""
@@ -157,10 +165,16 @@ class Store:
                        stale: Callable[[dict], bool] | None = None) -> dict:
         """The stored value for (kind, spec); on a miss, or when `stale(value)` says a stored
         value lacks what is needed now, call compute(), store and return it."""
+        def missing(value: dict | None) -> bool:
+            return value is None or (stale is not None and stale(value))
+
         value = self.get(kind, spec)
-        if value is None or (stale is not None and stale(value)):
-            value = _jsonable(compute(), "value")  # same shape as a later get() returns
-            self.put(kind, spec, value)
+        if missing(value):
+            with self.lock(kind, make_key(kind, spec)):
+                value = self.get(kind, spec)  # another process may have stored it while we waited
+                if missing(value):
+                    value = _jsonable(compute(), "value")  # same shape as a later get() returns
+                    self.put(kind, spec, value)
         return value
 
     def records(self, kind: str) -> list[dict]:
@@ -190,12 +204,16 @@ class Store:
         beside it (see `cost`)."""
         array = self.get_array(kind, spec)
         if array is None:
-            start = time.perf_counter()
-            with PeakMemory(device) as memory:
-                array = np.asarray(compute())
-            self.put_array(kind, spec, array)
-            self.put(kind, spec, {"wall_time_s": time.perf_counter() - start, "peak_memory_mb": memory.peak_mb,
-                                  "shape": list(array.shape)})
+            with self.lock(kind, make_key(kind, spec)):
+                array = self.get_array(kind, spec)  # stored by another process while we waited?
+                if array is None:
+                    start = time.perf_counter()
+                    with PeakMemory(device) as memory:
+                        array = np.asarray(compute())
+                    # the cost record first: an .npy present always has its cost beside it
+                    self.put(kind, spec, {"wall_time_s": time.perf_counter() - start,
+                                          "peak_memory_mb": memory.peak_mb, "shape": list(array.shape)})
+                    self.put_array(kind, spec, array)
         return array
 
     def cost(self, kind: str, spec: Mapping) -> dict | None:
@@ -204,10 +222,18 @@ class Store:
         return self.get(kind, spec)
 
 
+def project_root() -> Path:
+    """The checkout this package runs from (it has notebooks/ beside the package), else the
+    working directory: default output folders are its results/ and figures/, so a JupyterLab
+    kernel in notebooks/ writes where papermill run from the checkout does."""
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout if (checkout / "notebooks").is_dir() else Path.cwd()
+
+
 def default_store(path: str | os.PathLike | None = None, profile: str = "cpu") -> Store:
-    """The Store at `path`, else at $AUX_SELECT_STORE, else at ./results/<profile>/store.
+    """The Store at `path`, else at $AUX_SELECT_STORE, else at <project_root>/results/<profile>/store.
 
     One folder per profile keeps smoke runs (git-ignored) away from committed real results.
     """
-    root = path or os.environ.get("AUX_SELECT_STORE") or Path.cwd() / "results" / profile / "store"
+    root = path or os.environ.get("AUX_SELECT_STORE") or project_root() / "results" / profile / "store"
     return Store(root)

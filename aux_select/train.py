@@ -7,6 +7,8 @@ task i η_i times (round-robin, so tasks alternate instead of coming in blocks).
 The budget is the primary's own steps (`TrainConfig.max_steps`); auxiliary batches come on
 top, as both papers train: a 1:5:5 mix runs 11 times the primary's steps, up to the cap
 `max_total_factor`. Early stopping (`eval_every`, `patience`) counts the primary's steps too.
+With `checkpoint_every`, a run writes a checkpoint every so many steps and a killed run resumes
+from its last one, ending exactly as an uninterrupted run would (`aux_select.checkpoints`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from transformers import get_scheduler
 
 from .cost import PeakMemory
 from .batching import make_loader, tokenize
+from .checkpoints import load_checkpoint, save_checkpoint
 from .data import TaskData
 from .metrics import as_rows, bootstrap_se, task_metrics
 from .models import EncoderConfig, build_model, load_tokenizer
@@ -74,13 +77,20 @@ def canonical_ratio(ratio: Sequence[int]) -> list[int]:
 
 
 RUN_BUDGET = ("max_steps", "max_total_factor", "eval_every", "patience")
+NOT_IN_KEYS = ("checkpoint_every",)  # how a run is kept while it trains, not what it computes
+
+
+def result_settings(config: TrainConfig) -> dict:
+    """The config's fields that can change a result (all but `NOT_IN_KEYS`): what store keys
+    hold, so a checkpointed run and an uninterrupted one are one stored run."""
+    return {k: v for k, v in asdict(config).items() if k not in NOT_IN_KEYS}
 
 
 def settings_without_budget(config: TrainConfig) -> dict:
-    """The config's fields minus an MTL run's budget (`RUN_BUDGET`), for store keys of training
-    whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning epochs): retuning the
-    run budget then keeps those results valid."""
-    return {k: v for k, v in asdict(config).items() if k not in RUN_BUDGET}
+    """The config's result settings minus an MTL run's budget (`RUN_BUDGET`), for store keys of
+    training whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning epochs):
+    retuning the run budget then keeps those results valid."""
+    return {k: v for k, v in result_settings(config).items() if k not in RUN_BUDGET}
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -131,6 +141,9 @@ class TrainConfig:
                                    # (bf16 where the device supports it: `resolve_precision`)
     seed: int = 0
     device: str = "auto"
+    checkpoint_every: int | None = None  # steps (of all tasks) between checkpoints of an MTL run, so a
+                                   # killed run resumes from its last one; None: off. In no store
+                                   # key (`NOT_IN_KEYS`): it changes no result
 
     def __post_init__(self):
         resolve_precision(self.precision, torch.device("cpu"))  # an unknown precision stops here
@@ -328,7 +341,8 @@ def run_length(ratio: Sequence[int], primary_steps: int, max_total_factor: float
 
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
-            config: TrainConfig = TrainConfig(), progress: bool = True) -> RunResult:
+            config: TrainConfig = TrainConfig(), progress: bool = True,
+            checkpoint_dir: str | os.PathLike | None = None) -> RunResult:
     """Train the primary (`tasks[0]`) for `config.max_steps` of its own batches with the others
     mixed in by `ratio` (as its `canonical_ratio`: zeros dropped, divided by the gcd), up to the
     cap `config.max_total_factor`; score the primary.
@@ -337,26 +351,54 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     score with its bootstrap standard error over select rows, and the best weights are kept
     (and early stopping applies with `patience`). A NaN loss ends the run as a failure with
     NaN scores instead of raising, so a search can go on.
+
+    With `checkpoint_dir`, a checkpoint found there is resumed (it must be this run's), and with
+    `config.checkpoint_every` one is written there every so many steps; the result is the same
+    as an uninterrupted run's (its wall time sums the calls). Remove the folder once the result
+    is kept (`Experiment.run` does).
     """
     ratio = validate_ratio(ratio, len(tasks))
     tasks = [t for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
     ratio = canonical_ratio(ratio)
     start = time.perf_counter()
     with PeakMemory(pick_device(config.device)) as memory:
-        result = _train_and_score(tasks, ratio, encoder, config, progress)
-    return RunResult(**result, wall_time_s=time.perf_counter() - start, peak_memory_mb=memory.peak_mb)
+        result, earlier_s = _train_and_score(tasks, ratio, encoder, config, progress,
+                                             Path(checkpoint_dir) if checkpoint_dir is not None else None, start)
+    return RunResult(**result, wall_time_s=earlier_s + time.perf_counter() - start, peak_memory_mb=memory.peak_mb)
 
 
 def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: EncoderConfig, config: TrainConfig,
-                     progress: bool) -> dict:
-    """`run_mtl`'s work: every RunResult field but the wall time and the memory."""
+                     progress: bool, checkpoint_dir: Path | None = None,
+                     start: float = 0.0) -> tuple[dict, float]:
+    """`run_mtl`'s work: every RunResult field but the wall time and the memory, and the seconds
+    earlier calls spent on it (0 unless resumed from a checkpoint)."""
     primary, spec = tasks[0].name, tasks[0].spec
     total = run_length(ratio, config.max_steps, config.max_total_factor)
     trainer = Trainer(tasks, encoder, config, total_steps=total)
     order = [tasks[i].name for i in mixing_schedule(ratio)]
     losses, history, pending, failure = [], [], [], None
     best_score, best_step, best_weights, best_select = -math.inf, 0, None, None
-    primary_steps = 0
+    primary_steps, bad_evals, first_step, earlier_s = 0, 0, 0, 0.0
+    identity = json.loads(json.dumps({"tasks": [t.name for t in tasks], "rows": [len(t.train) for t in tasks],
+                                      "ratio": ratio, "encoder": asdict(encoder), "train": result_settings(config)}))
+    resumed = load_checkpoint(checkpoint_dir, identity, trainer.device) if checkpoint_dir is not None else None
+    if resumed is not None:  # everything the loop below carries from step to step
+        path, state, tensors = resumed
+        trainer.restore(path)
+        losses, history, best_select = state["losses"], state["history"], state["best_select"]
+        best_score, best_step, primary_steps = state["best_score"], state["best_step"], state["primary_steps"]
+        bad_evals, first_step, earlier_s = state["bad_evals"], state["step"], state["wall_time_s"]
+        # losses not yet synced stay pending, so the divergence checks fall where they would have
+        pending = [torch.tensor(v, dtype=torch.float32, device=trainer.device) for v in state["pending"]]
+        best_weights = tensors or None
+
+    def checkpoint(step: int) -> None:
+        state = {"identity": identity, "step": step, "losses": losses, "history": history,
+                 "pending": torch.stack(pending).float().cpu().tolist() if pending else [],
+                 "best_score": best_score, "best_step": best_step, "best_select": best_select,
+                 "primary_steps": primary_steps, "bad_evals": bad_evals,
+                 "wall_time_s": earlier_s + time.perf_counter() - start}
+        save_checkpoint(checkpoint_dir, step, trainer, state, best_weights)
 
     def evaluate_select(step: int) -> bool:
         """Score the primary on select; keep the weights (and metrics) if best; True if it improved."""
@@ -372,8 +414,8 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
         best_weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
         return True
 
-    bad_evals = 0
-    bar = tqdm(range(total), desc=f"MTL {'+'.join(t.name for t in tasks)}", disable=not progress, leave=False)
+    bar = tqdm(range(first_step, total), initial=first_step, total=total, desc=f"MTL {'+'.join(t.name for t in tasks)}",
+               disable=not progress, leave=False)
     for step in bar:
         task = order[step % len(order)]
         pending.append(trainer.step(task))
@@ -392,6 +434,9 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
             bad_evals = 0 if evaluate_select(step + 1) else bad_evals + 1
             if config.patience is not None and bad_evals >= config.patience:
                 break
+        if checkpoint_dir is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 \
+                and step + 1 < total:
+            checkpoint(step + 1)
     bar.close()
     steps = len(losses)
     if failure is None:
@@ -415,7 +460,7 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
         steps=steps, best_step=best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
         device=str(trainer.device), failure=failure, history=history,
         report_predictions=predictions, report_labels=labels, primary_steps=primary_steps,
-        precision=trainer.precision)
+        precision=trainer.precision), earlier_s
 
 
 def _plain(values: np.ndarray, task: TaskData) -> list:

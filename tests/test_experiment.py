@@ -127,3 +127,64 @@ def test_without_a_store_compare_warns_once_and_trains_nothing_twice(monkeypatch
         compare.run_methods("RTE", ["Single-Task"], candidates=["MRPC", "WNLI"], exp=exp)
     assert len([w for w in record if "without a store" in str(w.message)]) == 1
     assert len(calls) == len({(tuple(t), tuple(r)) for t, r in calls})  # every run trained once
+
+
+def test_a_context_crosses_to_a_worker_as_its_settings(fixture_data_dir, tmp_path):
+    import pickle
+    exp = Experiment("smoke", seed=3, data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
+    exp.task("WNLI")  # loaded data stays behind
+    sent = pickle.dumps(exp)
+    assert len(sent) < 5_000 and b"WNLI" not in sent
+    a, b = pickle.loads(sent), pickle.loads(sent)
+    assert (a.profile, a.seed, a.data_dir, a.store.root) == (exp.profile, 3, fixture_data_dir, tmp_path)
+    assert a.executor == "serial"
+    assert a.task("WNLI") is b.task("WNLI")  # one process loads a task once for all its contexts
+    assert not exp.parallel and as_experiment(exp, executor="local:2").parallel
+    with pytest.raises(ValueError, match="local:N with N >= 1"):
+        as_experiment(exp, executor="local:0").map(len, [1])
+    assert exp.map(lambda e, x: (e is exp, x * 2), [1, 2]) == [(True, 2), (True, 4)]  # serial: here, in turn
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_under_the_same_key(fixture_data_dir, tmp_path, monkeypatch):
+    from aux_select import train
+    store = Store(tmp_path / "store")
+    plain = Experiment("smoke", data_dir=fixture_data_dir, store=Store(tmp_path / "plain"), progress=False)
+    exp = Experiment(override("smoke", ["train.checkpoint_every=5"]), data_dir=fixture_data_dir, store=store,
+                     progress=False)
+    uninterrupted = plain.run(["WNLI", "MRPC"], [1, 1])
+    step, steps = train.Trainer.step, []
+
+    def killed_in_step_13(self, task, batch=None):
+        if len(steps) == 12:
+            raise KeyboardInterrupt
+        steps.append(task)
+        return step(self, task, batch)
+
+    monkeypatch.setattr(train.Trainer, "step", killed_in_step_13)
+    with pytest.raises(KeyboardInterrupt):
+        exp.run(["WNLI", "MRPC"], [1, 1])
+    checkpoints = store.root / "run_checkpoints"
+    assert [p.name for p in next(checkpoints.iterdir()).iterdir()] == ["step-00000010"]
+    assert not store.records("run") and not list((store.root / "run").iterdir())  # no record, no lock
+    monkeypatch.undo()
+    resumed = exp.run(["WNLI", "MRPC"], [1, 1])
+    assert resumed.losses == uninterrupted.losses and resumed.report_predictions == uninterrupted.report_predictions
+    assert (resumed.select, resumed.report) == (uninterrupted.select, uninterrupted.report)
+    assert not list(checkpoints.iterdir())  # the stored run replaces its checkpoint
+    assert store.records("run")[0]["key"] == plain.store.records("run")[0]["key"]  # checkpointing is in no key
+
+
+def test_the_serial_path_never_imports_dask(fixture_data_dir, tmp_path):
+    import subprocess
+    import sys
+    code = f"""
+import sys
+from aux_select import compare, fanout, reproduce
+from aux_select.experiment import Experiment
+from aux_select.store import Store
+exp = Experiment("smoke", data_dir={str(fixture_data_dir)!r}, store=Store({str(tmp_path)!r}), progress=False)
+compare.run_methods("WNLI", ["Single-Task"], [0], ["MRPC"], exp)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -227,3 +227,56 @@ def test_objective_figure_is_reproducible_and_leaves_numpy_alone():
         return pixels
 
     assert np.array_equal(render(1), render(2))
+
+
+# ----------------------------------------------------------------------------- batched proposals
+
+def test_a_batched_search_has_n_calls_distinct_points_and_resumes_exactly():
+    settings = dict(n_calls=7, n_initial_points=3, max_ratio=R, seed=1, batch_size=2)
+    uninterrupted = search_ratio(bowl, 2, **settings)
+    assert len({tuple(x) for x, _ in uninterrupted}) == 7
+    assert uninterrupted != search_ratio(bowl, 2, **settings | {"batch_size": 1})  # another search than k=1's
+    batches, stored = [], []
+
+    def killed_in_the_third_batch(ratios):  # a batch's points finish in any order: here the last first
+        batches.append(ratios)
+        for x in reversed(ratios):
+            if len(stored) == 5:
+                raise KeyboardInterrupt
+            stored.append((x, bowl(x)))
+        return [bowl(x) for x in ratios]
+
+    with pytest.raises(KeyboardInterrupt):
+        search_ratio(None, 2, map_batch=killed_in_the_third_batch, **settings)
+    assert [len(b) for b in batches] == [2, 2, 2] and len(stored) == 5
+    evaluated = []
+    resumed = search_ratio(None, 2, previous=stored, map_batch=lambda xs: evaluated.extend(xs) or list(map(bowl, xs)),
+                           **settings)
+    assert resumed == uninterrupted  # the same batches, asked and told as before
+    assert evaluated == [batches[2][0], resumed[6][0]]  # the unfinished point of batch 3, then the last batch of 1
+
+
+def test_a_batched_stage2_records_every_point_and_resumes(fake, tmp_path, monkeypatch):
+    exp, _ = fake(store=Store(tmp_path / "other"))
+    full = run_stage2("RTE", ["MRPC"], exp, batch_size=2)
+    assert len({tuple(t.ratio) for t in full.trials}) == 7 and full.settings["batch_size"] == 2
+    store = Store(tmp_path / "store")
+    exp, calls = fake(store=store)
+    real_trial = mixing.ratio_trial
+
+    def killed_after_3(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_trial(*args, **kwargs)
+
+    monkeypatch.setattr(mixing, "ratio_trial", killed_after_3)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage2("RTE", ["MRPC"], exp, batch_size=2)
+    record, = store.records("gp_search")
+    assert len(record["value"]["trials"]) == 3  # each point stored as it finished
+    monkeypatch.undo()
+    exp, calls = fake(store=store)
+    resumed = run_stage2("RTE", ["MRPC"], exp, batch_size=2)
+    assert json.dumps(resumed.to_json()) == json.dumps(full.to_json())
+    serial = run_stage2("RTE", ["MRPC"], exp)  # k = 1: its own search, under its own key
+    assert "batch_size" not in serial.settings and len(store.records("gp_search")) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aux_select.store import SCHEMA_VERSION, Store, default_store, make_key
+from aux_select.store import SCHEMA_VERSION, Store, default_store, make_key, project_root
 
 SPEC = {"task": "rte", "aux": ["mnli", "qnli"], "lr": 2e-5, "seed": 0, "opt": {"b1": 0.9, "b2": 0.999}}
 
@@ -180,9 +180,11 @@ def test_bad_kind_rejected(tmp_path):
 
 def test_default_store(tmp_path, monkeypatch):
     monkeypatch.delenv("AUX_SELECT_STORE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert default_store().root == tmp_path / "results" / "cpu" / "store"
-    assert default_store(profile="smoke").root == tmp_path / "results" / "smoke" / "store"
+    monkeypatch.chdir(tmp_path)  # in a checkout, its own results/ wherever the kernel runs (notebooks/)
+    checkout = Path(__file__).resolve().parents[1]
+    assert project_root() == checkout
+    assert default_store().root == checkout / "results" / "cpu" / "store"
+    assert default_store(profile="smoke").root == checkout / "results" / "smoke" / "store"
     monkeypatch.setenv("AUX_SELECT_STORE", str(tmp_path / "env"))
     assert default_store().root == tmp_path / "env"
     assert default_store(tmp_path / "arg").root == tmp_path / "arg"
@@ -239,3 +241,58 @@ def test_a_cpu_result_never_reads_cuda_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: pytest.fail("read CUDA for a CPU run"))
     array = Store(tmp_path).get_or_compute_array("m", {"x": 1}, lambda: np.ones(3), device="cpu")  # ... a CPU run
     assert array.tolist() == [1.0, 1.0, 1.0] and Store(tmp_path).cost("m", {"x": 1})["peak_memory_mb"] > 0
+
+
+# ----------------------------------------------------------------------------- several writers
+
+def test_a_result_stored_while_waiting_for_its_lock_is_read_not_computed(tmp_path, monkeypatch):
+    import threading
+    from aux_select.locks import KeyLock, LockConfig
+    store = Store(tmp_path, LockConfig(poll_s=0.01))
+    waiting, got, computed = threading.Event(), [], []
+    stale = KeyLock._stale
+    monkeypatch.setattr(KeyLock, "_stale", lambda self: waiting.set() or stale(self))  # a waiter looked
+
+    with store.lock("run", make_key("run", SPEC)):  # another writer is computing it
+        reader = threading.Thread(target=lambda: got.append(
+            store.get_or_compute("run", SPEC, lambda: computed.append(1) or {"acc": 0.0})))
+        reader.start()
+        assert waiting.wait(30)
+        store.put("run", SPEC, {"acc": 0.7})
+    reader.join(30)
+    assert got == [{"acc": 0.7}] and not computed
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [f"{make_key('run', SPEC)}.json"]  # no lock left
+
+
+def test_a_lock_whose_holder_is_gone_is_broken(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from aux_select.locks import LockConfig
+    store = Store(tmp_path, LockConfig(stale_after_s=0.2, poll_s=0.01))
+    key = make_key("run", SPEC)
+    lock = store.path("run", key, ".lock")
+    lock.parent.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # exited and reaped: its pid is free
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "time": 0, "token": "x"}))
+    assert store.get_or_compute("run", SPEC, lambda: {"acc": 1}) == {"acc": 1}  # killed on this host
+    assert not lock.exists()
+    # another host's lock is judged by its heartbeat: one that stopped being touched is stale
+    spec = {**SPEC, "seed": 9}
+    other = store.path("run", make_key("run", spec), ".lock")
+    other.write_text(json.dumps({"host": "elsewhere", "pid": 1, "time": 0, "token": "z"}))
+    assert store.get_or_compute("run", spec, lambda: {"acc": 2}) == {"acc": 2}
+    assert sorted(p.suffix for p in (tmp_path / "run").iterdir()) == [".json", ".json"]
+
+
+def test_a_failed_computation_leaves_no_record_and_no_lock(tmp_path):
+    store = Store(tmp_path)
+
+    def crash():
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        store.get_or_compute("run", SPEC, crash)
+    assert store.get("run", SPEC) is None and not list((tmp_path / "run").iterdir())
+    assert store.get_or_compute("run", SPEC, lambda: {"acc": 1}) == {"acc": 1}  # the rerun is not blocked

@@ -176,3 +176,33 @@ def test_a_ratio_trains_as_its_canonical_proportion(toy):
     once = run_mtl([toy, other], [2, 1], encoder=TINY, config=config, progress=False)
     assert doubled.ratio == [2, 1] and doubled.losses == once.losses  # the same schedule
     assert mixing_schedule([2, 1]) * 2 != mixing_schedule([4, 2])  # what the raw flat list would have trained
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_one(toy, tmp_path, monkeypatch):
+    aux = synthetic_task("aux", pair=True, seed=1)
+    # 20 primary steps in a 2:1 mix: 30 steps, checkpoints at 7, 14, 21, 28, select scored every 5
+    config = replace(FAST, max_steps=20, eval_every=5, checkpoint_every=7)
+    full = run_mtl([toy, aux], [2, 1], encoder=TINY, config=config, progress=False)
+    assert not list(tmp_path.iterdir())  # without a folder nothing is written
+    step, steps = Trainer.step, []
+
+    def killed_in_step_25(self, task, batch=None):
+        if len(steps) == 24:
+            raise KeyboardInterrupt
+        steps.append(task)
+        return step(self, task, batch)
+
+    monkeypatch.setattr(Trainer, "step", killed_in_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        run_mtl([toy, aux], [2, 1], encoder=TINY, config=config, progress=False, checkpoint_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["step-00000021"]  # the newest only, whole
+    monkeypatch.undo()
+    resumed = run_mtl([toy, aux], [2, 1], encoder=TINY, config=config, progress=False, checkpoint_dir=tmp_path)
+
+    def outcome(run):
+        return {k: v for k, v in run.to_json().items() if k not in ("wall_time_s", "peak_memory_mb")}
+
+    assert outcome(resumed) == outcome(full)  # losses, select history, best step, scores, predictions
+    assert resumed.wall_time_s > 0 and len(full.history) == 4
+    with pytest.raises(ValueError, match="belongs to another run"):
+        run_mtl([toy], [1], encoder=TINY, config=config, progress=False, checkpoint_dir=tmp_path)

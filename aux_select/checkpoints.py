@@ -1,0 +1,55 @@
+"""Checkpoints of a running MTL run (`train.run_mtl`), so that a killed run resumes where it was.
+
+A checkpoint is a folder root/step-NNNNNNNN: the `Trainer.checkpoint` files (weights, optimiser,
+scheduler, RNG and stream positions), the run's own loop state as JSON (`run.json`: losses,
+select evaluations, early-stopping counters) and its extra tensors as safetensors (the best
+weights so far). It is written in a temporary folder and renamed, so it is whole or absent, and
+only the newest is kept. No pickles.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from safetensors.torch import load_file, save_file
+
+if TYPE_CHECKING:
+    from .train import Trainer
+
+
+def save_checkpoint(root: Path, step: int, trainer: "Trainer", state: dict,
+                    tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write root/step-NNNNNNNN (the trainer, `state` as JSON, `tensors`) and drop older ones."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".step-{step:08d}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.checkpoint(tmp)
+    if tensors:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp / "tensors.safetensors")
+    (tmp / "run.json").write_text(json.dumps(state))  # NaN and -inf kept, as Python's json reads them
+    final = root / f"step-{step:08d}"
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    for old in root.glob("step-*"):  # only the newest is needed to resume
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(root: Path, identity: dict, device: torch.device) -> tuple[Path, dict, dict] | None:
+    """(folder, state, tensors) of the newest complete checkpoint under `root`, or None. A
+    checkpoint of another run (its state's "identity" differs) raises ValueError."""
+    done = sorted(p for p in root.glob("step-*") if (p / "run.json").exists())
+    if not done:
+        return None
+    state = json.loads((done[-1] / "run.json").read_text())
+    if state.get("identity") != identity:
+        raise ValueError(f"the checkpoint in {done[-1]} belongs to another run (other tasks, ratio or "
+                         "settings); pass another checkpoint folder or delete it")
+    path = done[-1] / "tensors.safetensors"
+    tensors = load_file(path, device=str(device)) if path.exists() else {}
+    return done[-1], state, tensors

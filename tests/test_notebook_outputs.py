@@ -1,0 +1,59 @@
+"""Executed notebooks a person can read: a progress bar only for work done (none for a result read
+back from the store, none for transformers' weight loading), each bar left as its last frame,
+and no folder of the machine that ran them in the parameters."""
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from aux_select import reproduce
+from aux_select.models import EncoderConfig, build_encoder
+
+BAR = re.compile(r"\d+%\|")  # tqdm's frame: "MTL RTE:   0%|          | 0/150 [...]"
+
+
+def output_texts(nb) -> list[str]:
+    """Every line a reader sees under the cells: streams and the plain text of the other outputs."""
+    texts = [o.get("text") or o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])]
+    return [line for text in texts for line in "".join(text).splitlines()]
+
+
+def widgets(nb) -> list:
+    """The outputs that are widgets (here, tqdm's bars)."""
+    return [o for c in nb.cells for o in c.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+
+
+def test_loading_a_pretrained_encoder_draws_no_bar(capfd):
+    from transformers.utils import logging
+    build_encoder(EncoderConfig("minilm"), vocab_size=0)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert logging.is_progress_bar_enabled()  # the switch is back as it was
+
+
+@pytest.mark.slow
+def test_reproduce_leaves_readable_notebooks(fixture_data_dir, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+
+    def run(out: str):
+        reproduce.main(["--primaries", "RTE", "--methods", "Single-Task", "AutoSeM", "GradTS-fg", "--profile", "smoke",
+                        "--data-dir", str(fixture_data_dir), "--out-dir", str(tmp_path / out),
+                        "--figures-dir", str(tmp_path / out / "figures"), "--store-dir", str(store)])
+        return nbformat.read(tmp_path / out / "notebooks" / "06_compare_RTE.ipynb", as_version=4)
+
+    first = run("first")  # trains every run; its bars are then left as their last frames
+    monkeypatch.setattr(reproduce, "readable_bars", lambda path: None)  # the next one's outputs as drawn
+    again = run("again")  # a new summary folder: the notebook runs again, its runs all read back
+    for nb in first, again:
+        injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        values = nb.metadata.papermill.parameters
+        assert values["data_dir"] == "tests/fixtures/data"
+        assert values["store_dir"] == os.path.relpath(store, reproduce.ROOT)
+        assert not any(isinstance(v, str) and Path(v).is_absolute() for v in values.values()), injected.source
+        assert str(reproduce.ROOT) not in injected.source  # tmp_path, outside the checkout, is ../..
+        bars = [line for line in output_texts(nb) if BAR.search(line)]
+        assert all("100%|" in line for line in bars), bars  # a bar that stays shows how it ended
+    assert "FloatProgressModel" in str(first.metadata.widgets) and widgets(first) == []  # it had bars, now text
+    assert widgets(again) == [] and [line for line in output_texts(again) if BAR.search(line)] == []
