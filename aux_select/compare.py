@@ -314,5 +314,6 @@ def claims(results: Sequence[MethodResult], gains: pd.DataFrame) -> list[str]:
         lines.append(f"**{primary}** ({metric}, {len(mine)} intervals tested): "
                      f"beat Single-Task: {', '.join(better) or 'none'}; "
                      f"below it: {', '.join(worse) or 'none'}. "
-                     f"The papers' order holds for {held} of {len(pairs)} adjacent pairs: {'; '.join(pairs)}.")
+                     + (f"The papers' order holds for {held} of {len(pairs)} adjacent pairs: {'; '.join(pairs)}."
+                        if pairs else "The papers' order: fewer than two of its methods here yet."))
     return lines
