@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .bandit import ThompsonBandit, select_auxiliary
+from .checkpoints import replace_newest
 from .cost import PeakMemory
 from .data import TaskData
 from .experiment import Experiment, as_experiment, check_pool
@@ -150,17 +151,11 @@ def _jsonify(obj):
 
 def _save_checkpoint(root: Path, round: int, trainer: Trainer, state: dict) -> None:
     """root/round-NNNNNN, written in a temp folder then renamed, so it is whole or absent."""
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".round-{round:06d}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.checkpoint(tmp)
-    (tmp / "stage1.json").write_text(json.dumps(state))
-    final = root / f"round-{round:06d}"
-    shutil.rmtree(final, ignore_errors=True)
-    os.rename(tmp, final)
-    for old in root.glob("round-*"):  # only the newest is needed to resume
-        if old != final:
-            shutil.rmtree(old, ignore_errors=True)
+    def write(folder: Path) -> None:
+        trainer.checkpoint(folder)
+        (folder / "stage1.json").write_text(json.dumps(state))
+
+    replace_newest(root, f"round-{round:06d}", write)
 
 
 def _load_checkpoint(root: Path, identity: dict) -> dict | None:

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -21,23 +21,33 @@ if TYPE_CHECKING:
     from .train import Trainer
 
 
-def save_checkpoint(root: Path, step: int, trainer: "Trainer", state: dict,
-                    tensors: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write root/step-NNNNNNNN (the trainer, `state` as JSON, `tensors`) and drop older ones."""
+def replace_newest(root: Path, name: str, write: Callable[[Path], None]) -> Path:
+    """Write root/<name> through `write(folder)` in a temporary folder, rename it into place (so
+    it is whole or absent) and drop the older folders of the same prefix (before the "-"): only
+    the newest is needed to resume. Shared by MTL runs and AutoSeM's stage 1."""
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".step-{step:08d}.tmp-{os.getpid()}"
+    tmp = root / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.checkpoint(tmp)
-    if tensors:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp / "tensors.safetensors")
-    (tmp / "run.json").write_text(json.dumps(state))  # NaN and -inf kept, as Python's json reads them
-    final = root / f"step-{step:08d}"
+    write(tmp)
+    final = root / name
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
-    for old in root.glob("step-*"):  # only the newest is needed to resume
+    for old in root.glob(f"{name.split('-')[0]}-*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def save_checkpoint(root: Path, step: int, trainer: "Trainer", state: dict,
+                    tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write root/step-NNNNNNNN (the trainer, `state` as JSON, `tensors`) and drop older ones."""
+    def write(folder: Path) -> None:
+        trainer.checkpoint(folder)
+        if tensors:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, folder / "tensors.safetensors")
+        (folder / "run.json").write_text(json.dumps(state))  # NaN and -inf kept, as Python's json reads them
+
+    return replace_newest(root, f"step-{step:08d}", write)
 
 
 def load_checkpoint(root: Path, identity: dict, device: torch.device) -> tuple[Path, dict, dict] | None:
