@@ -306,17 +306,19 @@ def _trial_unit(exp: Experiment, item: tuple) -> Trial:
 
 
 def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = None, *,
-               n_calls: int | None = None, batch_size: int = 1, **settings) -> Stage2Result:
+               n_calls: int | None = None, batch_size: int | None = None, **settings) -> Stage2Result:
     """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (`profile.gp`:
     `calls` points unless `n_calls`, `initial_points` random ones first, entries up to
     `max_ratio`). Every point is recorded as it finishes (kind "gp_search") and a rerun resumes
-    from the recorded points without repeating or losing one. `batch_size=k > 1`: k points per
-    GP step (`search_ratio`), their runs side by side on the context's executor."""
+    from the recorded points without repeating or losing one. `batch_size=k > 1` (default
+    `gp.batch_size`): k points per GP step (`search_ratio`), their runs side by side on the
+    context's executor."""
     exp = as_experiment(exp, **settings)
     gp = exp.profile.gp
     selected = check_selection(primary, selected)
     names = [primary, *selected]
     n_calls = n_calls if n_calls is not None else gp.calls
+    batch_size = batch_size if batch_size is not None else gp.batch_size
     check_search(len(names), n_calls, gp.initial_points, gp.max_ratio)
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]

@@ -61,6 +61,8 @@ class GPConfig:
     initial_points: int = 10          # random ratios before the GP proposes (gp_minimize's default;
                                       # the paper does not say)
     max_ratio: int = 20               # R: the primary's entry in [1, R], each auxiliary task's in [0, R]
+    batch_size: int = 1               # ratios asked per GP step (constant liar), run side by side on
+                                      # the executor's workers; 1: one at a time, as the paper searches
 
 
 @dataclass(frozen=True)

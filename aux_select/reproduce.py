@@ -75,12 +75,24 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
     finally:  # a notebook stopped by an error is read too
         if executed.exists():
             readable_bars(executed)
+            relative_notebook_paths(executed)
     return executed
 
 
 def relative(path: str | os.PathLike) -> str:
     """`path` relative to the checkout, where notebook 06 runs (e.g. results/cpu)."""
     return os.path.relpath(Path(path).resolve(), ROOT)
+
+
+def relative_notebook_paths(path: Path) -> None:
+    """papermill's record of the notebook it ran and the one it wrote, relative to the checkout,
+    as the parameters are: an executed notebook names no folder of the machine that ran it."""
+    nb = json.loads(path.read_text())
+    record = nb["metadata"].get("papermill", {})
+    for name in ("input_path", "output_path"):
+        if record.get(name):
+            record[name] = relative(record[name])
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def readable_bars(path: Path) -> None:

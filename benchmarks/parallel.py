@@ -10,6 +10,7 @@ Prints, measured side by side in one run (these machines are noisy, so only rati
                            with two torch threads
 
     AUX_SELECT_DATA=../shared/data python benchmarks/parallel.py      # the cpu profile on GLUE: a long run
+    AUX_SELECT_DATA=../shared/data python benchmarks/parallel.py --primary-steps 60  # the same, shorter runs
     python benchmarks/parallel.py --quick                             # smoke profile, fixture data: seconds
 
 The cluster's start and its workers' first imports and data loading are not timed (a one-off cost
@@ -19,6 +20,7 @@ otherwise idle machine: two workers need two free cores.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -29,6 +31,7 @@ import torch
 from aux_select.executor import make_executor
 from aux_select.experiment import Experiment, as_experiment
 from aux_select.mixing import run_stage2
+from aux_select.profiles import override
 from aux_select.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "data"
@@ -55,6 +58,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke profile on the test fixtures: seconds, not minutes")
     parser.add_argument("--data-dir", default=None,
                         help="GLUE folder (default: AUX_SELECT_DATA; --quick: the fixtures)")
+    parser.add_argument("--primary-steps", type=int, default=None,
+                        help="every timed run's primary steps (default: the profile's); auxiliary batches on top")
     args = parser.parse_args()
     if args.quick:
         profile, data_dir, primaries, pool, n_calls = "smoke", FIXTURES, ("WNLI", "MRPC"), ("MRPC",), 4
@@ -64,6 +69,9 @@ def main() -> None:
     jobs = [(seed, (p,)) for p in primaries for seed in (0, 1)]
     work = Path(tempfile.mkdtemp(prefix="aux_select_parallel_"))
 
+    if args.primary_steps is not None:  # same profile otherwise: precision, cap, eval cadence
+        steps = {p: args.primary_steps for p in (*primaries, *pool)}
+        profile = override(profile, [f"primary_steps={json.dumps(steps)}"])
     base = Experiment(profile, data_dir=data_dir, progress=False)
 
     def context(name: str, executor="serial") -> Experiment:  # loaded tasks shared with `base`

@@ -280,3 +280,6 @@ def test_a_batched_stage2_records_every_point_and_resumes(fake, tmp_path, monkey
     assert json.dumps(resumed.to_json()) == json.dumps(full.to_json())
     serial = run_stage2("RTE", ["MRPC"], exp)  # k = 1: its own search, under its own key
     assert "batch_size" not in serial.settings and len(store.records("gp_search")) == 2
+    exp, calls = fake(store=store, profile=override(SMOKE, ["gp.batch_size=2"]))
+    from_profile = run_stage2("RTE", ["MRPC"], exp)  # the profile's setting: the same search, read back
+    assert json.dumps(from_profile.to_json()) == json.dumps(full.to_json()) and calls == []

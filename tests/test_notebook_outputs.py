@@ -52,6 +52,8 @@ def test_reproduce_leaves_readable_notebooks(fixture_data_dir, tmp_path, monkeyp
         assert values["data_dir"] == "tests/fixtures/data"
         assert values["store_dir"] == os.path.relpath(store, reproduce.ROOT)
         assert not any(isinstance(v, str) and Path(v).is_absolute() for v in values.values()), injected.source
+        assert nb.metadata.papermill.input_path == "notebooks/06_compare.ipynb"
+        assert not Path(nb.metadata.papermill.output_path).is_absolute()
         assert str(reproduce.ROOT) not in injected.source  # tmp_path, outside the checkout, is ../..
         bars = [line for line in output_texts(nb) if BAR.search(line)]
         assert all("100%|" in line for line in bars), bars  # a bar that stays shows how it ended
