@@ -231,6 +231,9 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int
     of a larger one and the same arguments always give the same rows.
     """
     spec = get_task(name)
+    if spec.control_of is not None:
+        raise ValueError(f"{name} is a control task, cut from {spec.control_of}'s train split: a context with "
+                         f"controls={spec.control_of!r} serves it (Experiment(..., controls={spec.control_of!r}))")
     root = data_root(data_dir)
     train_src, report_src, source = _load_sources(spec, root, check_rows)
     rng = np.random.default_rng(seed)

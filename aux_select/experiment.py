@@ -29,12 +29,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .controls import cut_controls
 from .data import TaskData, available_tasks, load_task
 from .executor import executor_for, is_serial
 from .models import encoder_identity
 from .profiles import Profile, get_profile
 from .store import Store, content_hash, default_store, make_key, project_root
-from .tasks import POOLS, get_task
+from .tasks import POOLS, control_names, get_task
 from .train import (RunResult, canonical_ratio, pick_device, resolve_precision, result_settings, run_mtl,
                     validate_ratio)
 
@@ -50,15 +51,20 @@ class Experiment:
     progress: bool = True            # tqdm bars on long steps
     executor: Any = "serial"         # where `map` runs units: "serial" (here, in turn), a Dask Client,
                                      # a scheduler address or "local:N" (aux_select.executor)
+    controls: str | None = None      # a primary whose control tasks this context serves
+                                     # (aux_select.controls): P~clone, P~flip, P~shuffle are then
+                                     # candidates, and P trains on the train rows the clone leaves
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # tasks, hashes, memo, executors
 
     def __post_init__(self):
         object.__setattr__(self, "profile", get_profile(self.profile))
+        if self.controls is not None and get_task(self.controls).control_of is not None:
+            raise ValueError(f"controls={self.controls!r}: name the primary (e.g. {get_task(self.controls).control_of!r})")
 
     def __reduce__(self):
         # pickled (sent to a Dask worker) as its settings only: no loaded data, no executor; the
         # other side loads its own tasks, once per process (`_rebuild`)
-        return _rebuild, (self.profile, self.seed, self.data_dir, self.store, self.progress)
+        return _rebuild, (self.profile, self.seed, self.data_dir, self.store, self.progress, self.controls)
 
     # ------------------------------------------------------------------ parallel units
 
@@ -85,7 +91,12 @@ class Experiment:
         """The named task with the profile's splits and caps, loaded once per context."""
         tasks = self._cache.setdefault("tasks", {})
         if name not in tasks:
-            tasks[name] = load_task(name, self.data_dir, **self.profile.data_kwargs())
+            if self.controls is not None and self.controls in (name, get_task(name).control_of):
+                # P and its controls come from one cut of P's train split, loaded together
+                primary = load_task(self.controls, self.data_dir, **self.profile.data_kwargs())
+                tasks.update(cut_controls(primary, self.profile.controls))
+            else:
+                tasks[name] = load_task(name, self.data_dir, **self.profile.data_kwargs())
         return tasks[name]
 
     def tasks(self, names: Sequence[str]) -> list[TaskData]:
@@ -99,12 +110,15 @@ class Experiment:
     def candidates(self, primary: str, candidates: Sequence[str] | None = None, pool: str = "glue") -> list[str]:
         """The candidate auxiliary tasks of `primary`, checked (`check_pool`): `candidates` as
         given, else the tasks of `tasks.POOLS[pool]` the data can provide (a dev-only task as
-        its proxy), minus the primary and its own proxy."""
+        its proxy), minus the primary and its own proxy; in a context with `controls=primary`,
+        its three control tasks after them."""
         if candidates is None:
             if pool not in POOLS:
                 raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
             candidates = [t for t in available_tasks(self.data_dir, POOLS[pool])
                           if t != primary and not same_data(primary, t)]
+            if self.controls == primary:
+                candidates += control_names(primary)
         candidates = list(candidates)
         check_pool(primary, candidates)
         return candidates
@@ -196,12 +210,13 @@ class Experiment:
 _CONTEXTS: dict[str, dict] = {}  # this process's caches of contexts rebuilt from settings
 
 
-def _rebuild(profile: Profile, seed: int, data_dir, store: Store | None, progress: bool) -> Experiment:
+def _rebuild(profile: Profile, seed: int, data_dir, store: Store | None, progress: bool,
+             controls: str | None = None) -> Experiment:
     """A pickled context on the other side: the contexts rebuilt in one process with one profile
     and data folder share their loaded tasks (as `with_seed` copies do; nothing cached depends on
     the seed or the store: the memo holds store keys)."""
-    key = make_key("context", {"profile": asdict(profile), "data_dir": str(data_dir)})
-    return Experiment(profile, seed=seed, data_dir=data_dir, store=store, progress=progress,
+    key = make_key("context", {"profile": asdict(profile), "data_dir": str(data_dir), "controls": controls})
+    return Experiment(profile, seed=seed, data_dir=data_dir, store=store, progress=progress, controls=controls,
                       _cache=_CONTEXTS.setdefault(key, {}))
 
 
@@ -218,7 +233,7 @@ def as_experiment(exp: Experiment | None = None, **settings) -> Experiment:
     if not settings:
         return exp
     if set(settings) - CHANGEABLE:
-        raise ValueError(f"an Experiment fixes profile and data_dir; build a new one instead of "
+        raise ValueError(f"an Experiment fixes profile, data_dir and controls; build a new one instead of "
                          f"changing {sorted(set(settings) - CHANGEABLE)}")
     return replace(exp, **settings, _cache=exp._cache)
 

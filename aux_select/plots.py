@@ -298,3 +298,33 @@ def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
                  (f"; chosen lr {choice['lr']:g}" if choice else ""), y=1.02)
     fig.tight_layout()
     return fig
+
+
+def plot_controls(truth: pd.DataFrame, table: pd.DataFrame, primary: str) -> plt.Figure:
+    """The control-task benchmark (`control_benchmark`): left, each control's measured gain over
+    the primary alone with its paired-bootstrap interval (filled: the interval excludes 0);
+    right, per method, the share of seeds that selected each control, with its mean place in
+    the method's ranking written in the cell where the method ranks."""
+    kinds = [c.removeprefix("selected ") for c in table.columns if c.startswith("selected ")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.9 + 0.42 * max(len(table), 4)),
+                                      gridspec_kw={"width_ratios": [1, 1.3]})
+    y = np.arange(len(truth))
+    left.errorbar(truth["gain"], y, xerr=[truth["gain"] - truth["low"], truth["high"] - truth["gain"]],
+                  fmt="none", ecolor="grey", capsize=3)
+    shown = truth["verdict"] != "no effect shown"
+    left.scatter(truth["gain"], y, c=np.where(shown, "crimson", "white"), edgecolors="crimson", zorder=3)
+    left.axvline(0, color="black", lw=0.8)
+    left.set_yticks(y, truth.index)
+    left.invert_yaxis()
+    seeds = int(truth["seeds"].max())
+    left.set(title=f"ground truth: {primary} + control at 1:1 ({seeds} seed{'s' if seeds > 1 else ''})",
+             xlabel=f"gain over {primary} alone, report {truth['metric'].iloc[0]} × 100")
+    shares = table[[f"selected {k}" for k in kinds]].set_axis(kinds, axis=1)
+    ranks = table[[f"rank {k}" for k in kinds]].set_axis(kinds, axis=1)
+    notes = np.array([[f"{share:.0%}" + ("" if np.isnan(rank) else f"\n#{rank:.3g}") for share, rank in zip(*pair)]
+                      for pair in zip(shares.to_numpy(), ranks.to_numpy(dtype=float))])  # (methods, controls)
+    sns.heatmap(shares, vmin=0, vmax=1, cmap="Blues", annot=notes, fmt="", cbar_kws={"label": "share of seeds selecting it"},
+                ax=right)
+    right.set(title="selected by each method (#: mean rank)", xlabel=f"{primary}~", ylabel="")
+    fig.tight_layout()
+    return fig

@@ -73,6 +73,14 @@ class GradTSConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """Control tasks (aux_select.controls): how the primary's train split is cut."""
+    clone_fraction: float = 0.5       # share of the primary's train rows that become P~clone (and
+                                      # P~flip, P~shuffle); the primary trains on the rest
+    seed: int = 0                     # fixes the cut, the derangement and the shuffle for every seed
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     encoder: EncoderConfig
@@ -89,6 +97,7 @@ class Profile:
     gp: GPConfig = GPConfig()
     importance: ImportanceConfig = ImportanceConfig()
     gradts: GradTSConfig = GradTSConfig()
+    controls: ControlConfig = ControlConfig()
     overrides: tuple[str, ...] = ()      # the `override` assignments that made it from a named profile
     notes: str = ""
 

@@ -47,6 +47,8 @@ class TaskSpec:
     local_train: LocalFile | None = None
     local_report: LocalFile | None = None  # None: report is held out of the train file (seeded)
     proxy_of: str | None = None          # a stand-in built from another task's dev file
+    control_of: str | None = None        # a control task built from this primary's train split
+                                         # (aux_select.controls: "MRPC~clone", "MRPC~flip", ...)
 
     @property
     def num_labels(self) -> int:
@@ -170,14 +172,31 @@ POOLS: dict[str, tuple[str, ...]] = {
 
 
 def task_names() -> list[str]:
-    """Every registered task name."""
-    return list(REGISTRY)
+    """Every registered task name (control tasks apart: they are named from their primary)."""
+    return [name for name, spec in REGISTRY.items() if spec.control_of is None]
+
+
+# control tasks (aux_select.controls): "<primary>~<kind>", registered the first time one is named
+CONTROL_KINDS = ("clone", "flip", "shuffle")
+
+
+def control_names(primary: str) -> list[str]:
+    """The control tasks of `primary`: P~clone, P~flip, P~shuffle."""
+    get_task(primary)
+    return [f"{primary}~{kind}" for kind in CONTROL_KINDS]
 
 
 def get_task(name: str) -> TaskSpec:
-    """The spec of `name`; an unknown name raises a ValueError that lists the known ones."""
+    """The spec of `name`; an unknown name raises a ValueError that lists the known ones. A
+    control task's name ("RTE~flip") registers it: its primary's spec under the new name, with no
+    files of its own (its rows come from the primary's train split)."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(REGISTRY)}")
+        primary, sep, kind = name.rpartition("~")
+        if not (sep and kind in CONTROL_KINDS and primary in REGISTRY and REGISTRY[primary].control_of is None):
+            raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(REGISTRY)} "
+                             f"(and a task's controls, e.g. RTE~{'/'.join(CONTROL_KINDS)})")
+        REGISTRY[name] = replace(REGISTRY[primary], name=name, hub=None, local_train=None, local_report=None,
+                                 control_of=primary)
     return REGISTRY[name]
 
 

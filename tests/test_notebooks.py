@@ -229,6 +229,23 @@ def test_08_mixed_objectives(fixture_data_dir, tmp_path):
 
 
 @pytest.mark.slow
+def test_09_control_tasks(fixture_data_dir, tmp_path):
+    # every method, with one GLUE candidate besides the three controls: seconds, not minutes
+    summary = run_notebook("09_control_tasks.ipynb", tmp_path, "controls_MRPC.json", fixture_data_dir,
+                           primary="MRPC", candidates=["WNLI"], store_dir=str(tmp_path / "store"))
+    controls = ["MRPC~clone", "MRPC~flip", "MRPC~shuffle"]
+    assert [t["control"] for t in summary["truth"]] == controls and summary["seeds"] == [0]
+    assert all(t["low"] <= t["gain"] <= t["high"] for t in summary["truth"])
+    assert [(r["control"], r["seed"]) for r in summary["runs"]] == [(None, 0)] + [(c, 0) for c in controls]
+    comparison = assert_comparison(summary["comparison"], method_names(), [0], ["WNLI", *controls])
+    assert comparison.settings["candidates"] == ["WNLI", *controls]
+    single = next(r for r in comparison.results if r.method == "Single-Task")
+    assert single.report == summary["runs"][0]["report"]  # one run: the primary on the half the clone leaves
+    assert summary["settings"]["controls"] == {"clone_fraction": 0.5, "seed": 0}
+    assert_figures(tmp_path, "09_MRPC_controls.png")
+
+
+@pytest.mark.slow
 def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_dir, tmp_path, capsys):
     from aux_select import reproduce
     methods, settings = ["Single-Task", "NO-SEL"], ["bandit.gamma=0.5"]  # a setting notebook 06 must take

@@ -1,0 +1,88 @@
+"""Control tasks: auxiliary tasks whose usefulness is known by construction (DESIGN §12).
+
+For a primary P, one seeded cut of P's train split gives
+
+    P~clone    a disjoint part of P's train rows (profile.controls.clone_fraction), which P no
+               longer trains on: more in-domain data, the clearest helpful auxiliary task
+    P~flip     the clone's rows with every label mapped by a fixed derangement (no label stays
+               itself); regression: mirrored around the middle of P's label range
+    P~shuffle  the clone's rows with the labels permuted across rows (tagging: across every word
+               of the clone, each sentence keeping its words and length): inputs and labels no
+               longer relate
+
+Each control has its own head, like any task. P's select and report splits are untouched and no
+control holds a row of them (a control's own select and report splits are empty: an auxiliary
+task is never scored). A context with `Experiment(..., controls=P)` serves P (the rows the clone
+leaves) and its controls, and offers the controls as candidates; `aux_select.control_benchmark`
+scores every method's choices against them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from datasets import Dataset
+
+from .data import TaskData
+from .profiles import ControlConfig
+from .tasks import REGRESSION, TAGGING, control_names, get_task
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of range(n) that moves every element (uniform, by rejection); n >= 2."""
+    if n < 2:
+        raise ValueError(f"a derangement needs at least 2 labels, got {n}")
+    while True:
+        perm = rng.permutation(n)
+        if not np.any(perm == np.arange(n)):
+            return perm
+
+
+def _flipped(task: TaskData, labels: list, rng: np.random.Generator) -> list:
+    spec = task.spec
+    if spec.objective == REGRESSION:  # the label range of P's whole train split, not just the clone's
+        low, high = float(np.min(task.train["label"])), float(np.max(task.train["label"]))
+        return [low + high - y for y in labels]
+    perm = derangement(spec.num_labels, rng)
+    if spec.objective == TAGGING:
+        return [perm[tags].tolist() for tags in labels]
+    return perm[labels].tolist()
+
+
+def _shuffled(task: TaskData, labels: list, rng: np.random.Generator) -> list:
+    if task.spec.objective != TAGGING:
+        return [labels[i] for i in rng.permutation(len(labels))]
+    flat = np.concatenate([np.asarray(tags, dtype=np.int64) for tags in labels])  # (words of the clone,)
+    flat = flat[rng.permutation(len(flat))]
+    ends = np.cumsum([len(tags) for tags in labels])
+    return [part.tolist() for part in np.split(flat, ends[:-1])]  # each sentence its own length again
+
+
+def _with_labels(ds: Dataset, labels: list) -> Dataset:
+    columns = {name: ds[name] for name in ds.column_names if name != "label"} | {"label": labels}
+    return Dataset.from_dict(columns, features=ds.features)
+
+
+def cut_controls(task: TaskData, config: ControlConfig = ControlConfig()) -> dict[str, TaskData]:
+    """{P: P training on the rows the clone leaves, P~clone, P~flip, P~shuffle}, from `task`
+    (P as the profile loads it). The same task and config always give the same rows and labels."""
+    spec, n = task.spec, len(task.train)
+    if spec.control_of is not None:
+        raise ValueError(f"{task.name} is itself a control task; cut the controls of {spec.control_of}")
+    n_clone = round(n * config.clone_fraction)
+    if not 0 < n_clone < n:
+        raise ValueError(f"clone_fraction={config.clone_fraction} of {task.name}'s {n} train rows leaves the clone "
+                         "or the primary empty; choose a fraction strictly between 0 and 1")
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(n)
+    clone_rows, kept_rows = np.sort(order[:n_clone]), np.sort(order[n_clone:])
+    clone = task.train.select(clone_rows)
+    labels = clone["label"]
+    trains = {"clone": clone, "flip": _with_labels(clone, _flipped(task, labels, rng)),
+              "shuffle": _with_labels(clone, _shuffled(task, labels, rng))}
+    cut = f"{n_clone} of its {n} train rows cut out as {task.name}~clone (seed {config.seed})"
+    out = {task.name: TaskData(spec, train=task.train.select(kept_rows), select=task.select, report=task.report,
+                               source=task.source, notes=f"{task.notes}; controls: {cut}")}
+    empty = clone.select([])  # an auxiliary task is never scored: no select or report rows of its own
+    for name, (kind, train) in zip(control_names(task.name), trains.items()):
+        out[name] = TaskData(get_task(name), train=train, select=empty, report=empty, source=task.source,
+                             notes=f"control task of {task.name} ({kind}): {cut}")
+    return out
