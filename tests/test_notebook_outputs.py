@@ -59,3 +59,12 @@ def test_reproduce_leaves_readable_notebooks(fixture_data_dir, tmp_path, monkeyp
         assert all("100%|" in line for line in bars), bars  # a bar that stays shows how it ended
     assert "FloatProgressModel" in str(first.metadata.widgets) and widgets(first) == []  # it had bars, now text
     assert widgets(again) == [] and [line for line in output_texts(again) if BAR.search(line)] == []
+
+
+def test_committed_executed_notebooks_name_no_folder_of_the_machine_that_ran_them():
+    executed = sorted((reproduce.ROOT / "results").glob("*/notebooks/*.ipynb"))
+    assert executed, "the committed results hold executed notebooks"
+    for path in executed:
+        record = nbformat.read(path, as_version=4).metadata.papermill
+        paths = [record.input_path, record.output_path, *record.parameters.values()]
+        assert not any(isinstance(v, str) and Path(v).is_absolute() for v in paths), path.name
