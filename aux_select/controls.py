@@ -39,7 +39,8 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
 def _flipped(task: TaskData, labels: list, rng: np.random.Generator) -> list:
     spec = task.spec
     if spec.objective == REGRESSION:  # the label range of P's whole train split, not just the clone's
-        low, high = float(np.min(task.train["label"])), float(np.max(task.train["label"]))
+        train_labels = np.asarray(list(task.train["label"]), dtype=float)
+        low, high = float(train_labels.min()), float(train_labels.max())
         return [low + high - y for y in labels]
     perm = derangement(spec.num_labels, rng)
     if spec.objective == TAGGING:
@@ -57,8 +58,7 @@ def _shuffled(task: TaskData, labels: list, rng: np.random.Generator) -> list:
 
 
 def _with_labels(ds: Dataset, labels: list) -> Dataset:
-    columns = {name: ds[name] for name in ds.column_names if name != "label"} | {"label": labels}
-    return Dataset.from_dict(columns, features=ds.features)
+    return Dataset.from_dict(ds.to_dict() | {"label": labels}, features=ds.features)
 
 
 def cut_controls(task: TaskData, config: ControlConfig = ControlConfig()) -> dict[str, TaskData]:
@@ -75,7 +75,7 @@ def cut_controls(task: TaskData, config: ControlConfig = ControlConfig()) -> dic
     order = rng.permutation(n)
     clone_rows, kept_rows = np.sort(order[:n_clone]), np.sort(order[n_clone:])
     clone = task.train.select(clone_rows)
-    labels = clone["label"]
+    labels = list(clone["label"])  # a plain list: datasets 4.0's Column takes no numpy index
     trains = {"clone": clone, "flip": _with_labels(clone, _flipped(task, labels, rng)),
               "shuffle": _with_labels(clone, _shuffled(task, labels, rng))}
     cut = f"{n_clone} of its {n} train rows cut out as {task.name}~clone (seed {config.seed})"
