@@ -70,7 +70,10 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
         "## Reading",
         "Each line is computed from the tables below: a method *beats* Single-Task where the 95 % "
         "paired-bootstrap interval of its gain on report rows excludes 0; with that many intervals "
-        "per primary, about one in twenty excludes 0 by chance. The papers' order is GradTS-fg ≥ "
+        "per primary, about one in twenty excludes 0 by chance. The interval resamples report rows "
+        "with the trained runs held fixed, so it leaves out how far a run moves with its training "
+        "seed; where there are several seeds, the gain at each seed is beside it (in seed order). "
+        "The papers' order is GradTS-fg ≥ "
         "GradTS-trial ≥ AutoSeM ≥ AutoSeM-p1 ≥ Single-Task (GradTS Tables 2 and 4), checked pair by pair "
         "on mean report scores.",
         "\n\n".join(f"- {line}" for line in claims(results, written["gains"])),

@@ -55,6 +55,12 @@ def test_bootstrap_gains_pairs_seeds_and_flags_significance():
     gains = bootstrap_gains(results, n_resamples=300).set_index("method")
     assert gains.loc["GradTS-trial", "gain"] == pytest.approx(40.0) and gains.loc["GradTS-trial", "seeds"] == 2
     assert gains.loc["GradTS-trial", "significant"] and not gains.loc["NO-SEL", "significant"]
+    assert gains.loc["GradTS-trial", "gain per seed"] == "+40.0 / +40.0"
+    # the interval holds the runs fixed: a gain at one seed only still shows in the per-seed column
+    mixed = [fake("Single-Task", seed=s, correct=50) for s in (0, 1)]
+    mixed += [fake("GradTS-trial", seed=0, correct=90), fake("GradTS-trial", seed=1, correct=50)]
+    assert bootstrap_gains(mixed, n_resamples=50).set_index("method").loc["GradTS-trial", "gain per seed"] \
+        == "+40.0 / +0.0"
     assert "HEU-Len" not in gains.index
 
 

@@ -78,6 +78,9 @@ def test_claims_count_intervals_and_check_the_order_pair_by_pair():
     (line,) = claims(results, gains)
     assert "1 intervals tested" in line and "AutoSeM (+25.0 [5.0, 40.0])" in line
     assert "holds for 1 of 1 adjacent pairs: AutoSeM ≥ Single-Task" in line
+    over_seeds = gains.assign(seeds=3, **{"gain per seed": "+40.0 / +35.0 / +0.0"})
+    (line,) = claims(results, over_seeds)
+    assert "AutoSeM (+25.0 [5.0, 40.0]; per seed +40.0 / +35.0 / +0.0)" in line
 
 
 def test_our_selection_beside_autosems():
