@@ -180,6 +180,16 @@ def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, met
     return float(gains[0]), float(np.percentile(gains[1:], tail)), float(np.percentile(gains[1:], 100 - tail))
 
 
+def gain_per_seed(labels: Sequence, method: Sequence, baseline: Sequence, metric: str,
+                  tag_names: Sequence[str] | None = None) -> str:
+    """The gain (×100) at each seed alone, in seed order ("+4.7 / +0.0"); `method` and `baseline`
+    are (seeds, rows). A paired-bootstrap interval holds the trained runs fixed, so this is what
+    shows how far they move with the seed."""
+    gains = [paired_bootstrap(labels, [m], [b], metric, 1, tag_names=tag_names)[0]  # [0]: the rows as they are
+             for m, b in zip(method, baseline)]
+    return " / ".join(f"{100 * g:+.1f}" for g in gains)
+
+
 def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Task", n_resamples: int = 1000,
                     seed: int = 0) -> pd.DataFrame:
     """Each method's gain over `baseline` per primary on the primary's first metric, ×100, with a
@@ -195,17 +205,12 @@ def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Tas
             if not pairs or any(a.report_predictions is None or b.report_predictions is None for a, b in pairs):
                 continue
             labels, tag_names = pairs[0][0].report_labels, get_task(primary).labels
-            gain, low, high = paired_bootstrap(labels, [a.report_predictions for a, _ in pairs],
-                                               [b.report_predictions for _, b in pairs], metric, n_resamples, seed,
-                                               tag_names=tag_names)
-            # the interval holds the trained runs fixed; the gain at each seed alone shows how far
-            # they move with the seed (element 0 is the report rows as they are, no resampling)
-            at_seed = [paired_bootstrap(labels, [a.report_predictions], [b.report_predictions], metric, 1, seed,
-                                        tag_names=tag_names)[0] for a, b in pairs]
+            ours, theirs = [a.report_predictions for a, _ in pairs], [b.report_predictions for _, b in pairs]
+            gain, low, high = paired_bootstrap(labels, ours, theirs, metric, n_resamples, seed, tag_names=tag_names)
             rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(seeds),
                          "gain": 100 * gain, "low": 100 * low, "high": 100 * high,
                          "significant": low > 0 or high < 0,
-                         "gain per seed": " / ".join(f"{100 * g:+.1f}" for g in at_seed)})
+                         "gain per seed": gain_per_seed(labels, ours, theirs, metric, tag_names)})
     return pd.DataFrame(rows)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .compare import Comparison, paired_bootstrap, run_methods
+from .compare import Comparison, gain_per_seed, paired_bootstrap, run_methods
 from .experiment import Experiment, as_experiment
 from .methods import MethodResult
 from .store import JsonResult
@@ -59,7 +59,7 @@ class ControlBenchmark(JsonResult):
     seeds: list[int]
     runs: list[dict]                  # the primary alone and with each control at 1:1, per seed:
                                       # {"control" (None: alone), "seed", "report", "select_score"}
-    truth: list[dict]                 # per control: gain, low, high (×100), verdict
+    truth: list[dict]                 # per control: gain, low, high (×100), verdict, gain per seed
     comparison: Comparison            # every method at every seed, the controls among the candidates
     settings: dict = field(default_factory=dict)
 
@@ -116,11 +116,14 @@ def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resample
         labels = run.report_labels
     truth = []
     for control in control_names(primary):
+        tag_names = get_task(primary).labels
         gain, low, high = paired_bootstrap(labels, predictions[control], predictions[None], metric, n_resamples,
-                                           tag_names=get_task(primary).labels)
+                                           tag_names=tag_names)
         verdict = HELPFUL if low > 0 else HARMFUL if high < 0 else NO_EFFECT
         truth.append({"control": control, "metric": metric, "seeds": len(seeds), "gain": float(100 * gain),
-                      "low": float(100 * low), "high": float(100 * high), "verdict": verdict})
+                      "low": float(100 * low), "high": float(100 * high), "verdict": verdict,
+                      "gain per seed": gain_per_seed(labels, predictions[control], predictions[None], metric,
+                                                     tag_names)})
     return runs, truth
 
 
