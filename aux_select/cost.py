@@ -7,8 +7,17 @@ import math
 import os
 import resource
 import threading
+import time
+from typing import Callable
 
 import torch
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall seconds one call of `fn` takes (perf_counter)."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def peak(values) -> float:

@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from transformers import DataCollatorWithPadding
 
 from aux_select.batching import tokenize
+from aux_select.cost import timed
 from aux_select.data import data_root, load_task
 from aux_select.synthetic import synthetic_task
 from aux_select.gradts import gate_grads
 from aux_select.models import EncoderConfig, build_model, load_tokenizer
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from aux_select.cost import timed
 from aux_select.executor import make_executor
 from aux_select.experiment import Experiment, as_experiment
 from aux_select.mixing import run_stage2
@@ -45,12 +45,6 @@ def run_unit(exp: Experiment, item: tuple) -> None:
 
 def warm_up(exp: Experiment, items: list) -> None:
     exp.map(run_unit, items)  # on a worker: serially, there
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

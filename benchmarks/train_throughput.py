@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
 from aux_select.batching import make_loader
+from aux_select.cost import timed
 from aux_select.data import load_task
 from aux_select.models import EncoderConfig
 from aux_select.train import Trainer, TrainConfig
@@ -46,12 +46,6 @@ def raw_step(trainer: Trainer, task: str, batch: dict) -> None:
 def pad_to(batch: dict, length: int) -> dict:
     """The same examples padded to `length` tokens."""
     return {k: F.pad(v, (0, length - v.shape[1])) if v.ndim == 2 else v for k, v in batch.items()}
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def side_by_side(first, second, repeats: int) -> tuple[float, float]:
