@@ -105,7 +105,7 @@ def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resample
     """(runs, truth): the primary alone and with each control at 1:1 at every seed (stored MTL
     runs), and per control the paired-bootstrap gain on report over the seeds with its verdict."""
     exp = control_context(exp, primary)
-    metric, labels = get_task(primary).metrics[0], None
+    metric, tag_names, labels = get_task(primary).metrics[0], get_task(primary).labels, None
     runs, predictions = [], {}
     jobs = [(seed, control) for seed in seeds for control in (None, *control_names(primary))]
     for seed, control in tqdm(jobs, desc=f"control runs for {primary}", disable=not exp.progress, delay=10):
@@ -116,7 +116,6 @@ def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resample
         labels = run.report_labels
     truth = []
     for control in control_names(primary):
-        tag_names = get_task(primary).labels
         gain, low, high = paired_bootstrap(labels, predictions[control], predictions[None], metric, n_resamples,
                                            tag_names=tag_names)
         verdict = HELPFUL if low > 0 else HARMFUL if high < 0 else NO_EFFECT
