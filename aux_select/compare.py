@@ -237,11 +237,12 @@ def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def unique_work_s(comparison: Comparison, seed: int) -> float:
+def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[dict] = ()) -> float:
     """Seconds to run every method of the comparison once at `seed`: each part (an MTL run, stage
-    1, a set of instance matrices) counted once however many methods used it, shared work included."""
+    1, a set of instance matrices) counted once however many methods used it, shared work and
+    `more_parts` (work beside the methods, e.g. the controls' ground truth) included."""
     parts = {p["what"]: p for r in comparison.results if r.seed == seed for p in r.parts}
-    parts |= {p["what"]: p for p in comparison.shared[seed]}
+    parts |= {p["what"]: p for p in [*comparison.shared[seed], *more_parts]}
     return float(sum(p["wall_time_s"] for p in parts.values()))
 
 

@@ -6,6 +6,7 @@ usefulness is known by construction (`aux_select.controls`).
                           # the gain on report with its paired-bootstrap interval, and the verdict
     bench.table()         # per method: how often it selected each control, where it ranked it,
                           # its score against single-task and against primary + clone (the oracle)
+    bench.cost_table()    # what it cost: the methods (compare.cost_table), the ground-truth runs, all of it
     plots.plot_controls(bench.truth_table(), bench.table())
 
 The candidates are the pool the data provides plus P~clone, P~flip and P~shuffle, and P trains on
@@ -22,9 +23,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .compare import Comparison, gain_per_seed, paired_bootstrap, run_methods
+from .compare import Comparison, cost_table, gain_per_seed, paired_bootstrap, run_methods, unique_work_s
+from .cost import peak
 from .experiment import Experiment, as_experiment
-from .methods import MethodResult
+from .methods import MethodResult, run_part
 from .store import JsonResult
 from .tasks import CONTROL_KINDS, control_names, get_task
 
@@ -58,7 +60,8 @@ class ControlBenchmark(JsonResult):
     metric: str                       # the primary's first official metric, on report
     seeds: list[int]
     runs: list[dict]                  # the primary alone and with each control at 1:1, per seed:
-                                      # {"control" (None: alone), "seed", "report", "select_score"}
+                                      # {"control" (None: alone), "seed", "report", "select_score",
+                                      #  "part": its cost, named like a method's parts}
     truth: list[dict]                 # per control: gain, low, high (×100), verdict, gain per seed
     comparison: Comparison            # every method at every seed, the controls among the candidates
     settings: dict = field(default_factory=dict)
@@ -99,6 +102,23 @@ class ControlBenchmark(JsonResult):
             rows.append(row)
         return pd.DataFrame(rows).set_index("method")
 
+    def cost_table(self) -> pd.DataFrame:
+        """compare.cost_table's rows (minutes, mean over seeds), then the ground truth's runs of
+        each control with the primary (its run alone is the shared single-task run), then the
+        whole benchmark once per seed with every part counted once."""
+        truth = {seed: [r["part"] for r in self.runs if r["seed"] == seed and r["control"] is not None]
+                 for seed in self.seeds}
+        whole = [unique_work_s(self.comparison, seed, truth[seed]) for seed in self.seeds]
+        table = cost_table([self.comparison])
+        truth_gb = peak(p["peak_memory_mb"] for parts in truth.values() for p in parts) / 1024
+        rows = [{"primary": self.primary, "work": f"ground truth: {self.primary} + each control at 1:1",
+                 "wall time (min)": np.mean([sum(p["wall_time_s"] for p in parts) for parts in truth.values()]) / 60,
+                 "peak memory (GB)": truth_gb, "uses shared": ""},
+                {"primary": self.primary, "work": "the benchmark once (methods and ground truth), every part counted once",
+                 "wall time (min)": np.mean(whole) / 60, "peak memory (GB)": peak([*table["peak memory (GB)"], truth_gb]),
+                 "uses shared": ""}]
+        return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
 
 def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resamples: int = 1000
                  ) -> tuple[list[dict], list[dict]]:
@@ -111,7 +131,8 @@ def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resample
     for seed, control in tqdm(jobs, desc=f"control runs for {primary}", disable=not exp.progress, delay=10):
         names = [primary] if control is None else [primary, control]
         run = exp.with_seed(seed).run(names, [1] * len(names))
-        runs.append({"control": control, "seed": seed, "report": dict(run.report), "select_score": run.select_score})
+        runs.append({"control": control, "seed": seed, "report": dict(run.report), "select_score": run.select_score,
+                     "part": run_part(run)})
         predictions.setdefault(control, []).append(run.report_predictions)
         labels = run.report_labels
     truth = []

@@ -3,7 +3,8 @@
 `reproduce --aggregate-only` writes it beside the summaries (results/<profile>/RESULTS.md); the
 README quotes its headline table, and tests/test_results.py checks that both are what the
 committed summaries give. Nothing in it is typed by hand: the numbers come from the
-compare_<primary>.json summaries, the budget study's budget.json and the papers' tables.csv.
+compare_<primary>.json summaries, the control benchmarks' controls_<primary>.json, the budget
+study's budget.json and the papers' tables.csv.
 """
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import pandas as pd
 
 from . import papers
 from .compare import Comparison, claims, papers_table
+from .control_benchmark import ControlBenchmark
 from .profiles import get_profile
 
 HEADLINE_START = "<!-- headline table: start -->"
 HEADLINE_END = "<!-- headline table: end -->"
+CONTROLS_START = "<!-- control tasks table: start -->"
+CONTROLS_END = "<!-- control tasks table: end -->"
 
 
 def markdown(table: pd.DataFrame, index: bool = True) -> str:
@@ -54,9 +58,32 @@ def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def controls_headline(benches: Sequence[ControlBenchmark]) -> str:
+    """Per control benchmark, the ground truth and every method against the controls, captioned."""
+    lines = [CONTROLS_START]
+    for bench in benches:
+        seeds = ", ".join(map(str, bench.seeds))
+        lines += [f"**{bench.primary}** (seeds {seeds}), ground truth: {bench.primary} + control at 1:1 against "
+                  f"{bench.primary} alone, report {bench.metric} ×100",
+                  "", markdown(bench.truth_table(), True), "",
+                  f"**{bench.primary}**, every method with the controls among the candidates", "",
+                  markdown(bench.table(), True), ""]
+    lines += ["*gain*: seeds averaged inside each of 1000 paired-bootstrap resamples of the report rows, "
+              "*low*/*high* its 95 % interval (the trained runs held fixed), *gain per seed* in seed order; "
+              "*verdict* says helpful or harmful only where the interval excludes 0. *selected*: the share of "
+              "seeds whose final run included the control; *rank*: its mean place in the method's ranking of "
+              "all candidates (1 = first; blank where the method ranks nothing or left it out); the score and "
+              "both Δ are report ×100, mean over seeds; *oracle*: the primary + clone at 1:1. The primary "
+              "trains on the half of its train rows the clone leaves, in every run here.",
+              CONTROLS_END]
+    return "\n".join(lines)
+
+
 def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.DataFrame], out_dir: Path,
-                     figures_dir: Path, command: str, tables: pd.DataFrame | None = None) -> str:
-    """The whole RESULTS.md: headline, reading, full table, gains, cost, selections, budget."""
+                     figures_dir: Path, command: str, tables: pd.DataFrame | None = None,
+                     benches: Sequence[ControlBenchmark] = ()) -> str:
+    """The whole RESULTS.md: headline, reading, full table, gains, cost, selections, control
+    tasks, budget."""
     tables = papers.paper_tables() if tables is None else tables
     results = [r for c in comparisons for r in c.results]
 
@@ -91,6 +118,16 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
         markdown(written["selection"], True) if len(written["selection"]) else "(no selections yet)",
         figure("06_selection_matrix.png", "selection matrix") if len(written["selection"]) else "",
     ]
+    if benches:
+        sections += ["## Control tasks (notebook 09)",
+                     "Auxiliary tasks whose usefulness is known by construction, cut from the primary's own "
+                     "train split (`aux_select.controls`), beside the GLUE pool as candidates.",
+                     controls_headline(benches)]
+        for bench in benches:
+            sections += [f"### Cost of the {bench.primary} control benchmark",
+                         "Minutes, mean over seeds, as the store recorded each part when it was first computed.",
+                         markdown(bench.cost_table(), False),
+                         figure(f"09_{bench.primary}_controls.png", f"{bench.primary} control benchmark")]
     budget = out_dir / "budget.json"
     if budget.exists():
         choice = json.loads(budget.read_text())["choice"]

@@ -1,6 +1,10 @@
 """Reproduce the comparison across primaries: notebook 06 headless per primary, then the tables.
 
     python -m aux_select.reproduce --primaries RTE MRPC --seeds 0 1 2 --profile cpu
+    python -m aux_select.reproduce --primaries MRPC --seeds 0 1 2 --controls   # notebook 09 instead
+
+With --controls each primary runs the control-task benchmark (notebook 09, controls_<primary>.json)
+instead of the comparison; everything else below holds for both.
 
 For each primary, `notebooks/06_compare.ipynb` runs through papermill, with a progress bar over
 its cells; its executed copy lands in <out>/notebooks/ and is saved as it runs (papermill saves a
@@ -25,51 +29,59 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .compare import Comparison, bootstrap_gains, comparison_table, cost_table, selection_matrix
+from .control_benchmark import ControlBenchmark
 from .experiment import output_dirs
 from .methods import method_names
-from .plots import plot_gains, plot_selection_matrix, save
+from .plots import plot_controls, plot_gains, plot_selection_matrix, save
 from .profiles import override
 from .report import markdown, results_markdown
 from .store import SCHEMA_VERSION
 from .tasks import task_names
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
-NOTEBOOK = ROOT / "notebooks" / "06_compare.ipynb"
+NOTEBOOKS = ROOT / "notebooks"
+COMPARE, CONTROLS = "06_compare", "09_control_tasks"  # the notebook per primary, without or with --controls
 
 
-def summary_path(out_dir: Path, primary: str) -> Path:
-    return out_dir / f"compare_{primary}.json"
+def summary_path(out_dir: Path, primary: str, controls: bool = False) -> Path:
+    return out_dir / f"{'controls' if controls else 'compare'}_{primary}.json"
 
 
-def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence[int], profile: str) -> bool:
+def is_done(out_dir: Path, primary: str, methods: Sequence[str], seeds: Sequence[int], profile: str,
+            controls: bool = False) -> bool:
     """True if the primary's summary, made with this profile (label) and this code's schema,
-    already holds every asked (method, seed); a summary of other settings or older code is not."""
-    path = summary_path(out_dir, primary)
+    already holds every asked (method, seed) (a control benchmark: and its ground truth at every
+    asked seed); a summary of other settings or older code is not."""
+    path = summary_path(out_dir, primary, controls)
     if not path.exists():
         return False
     summary = json.loads(path.read_text())
     settings = summary.get("settings", {})
     if settings.get("profile") != profile or settings.get("schema") != SCHEMA_VERSION:
         return False
-    have = {(r["method"], r["seed"]) for r in summary["results"]}
+    if controls and not set(seeds) <= set(summary["seeds"]):
+        return False
+    have = {(r["method"], r["seed"]) for r in (summary["comparison"] if controls else summary)["results"]}
     return all((m, s) in have for m in methods for s in seeds)
 
 
 def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], profile: str,
                 settings: Sequence[str], data_dir: str | None, out_dir: Path, figures_dir: Path,
-                store_dir: Path) -> Path:
-    """Notebook 06 for one primary, headless; returns the executed notebook's path."""
+                store_dir: Path, controls: bool = False, executor: str = "serial") -> Path:
+    """Notebook 06 (controls: 09) for one primary, headless; returns the executed notebook's path."""
     import papermill  # only here: the aggregation below works without it
-    if not NOTEBOOK.exists():
-        raise FileNotFoundError(f"{NOTEBOOK} not found; run reproduce from a checkout of aux_select "
+    name = CONTROLS if controls else COMPARE
+    notebook = NOTEBOOKS / f"{name}.ipynb"
+    if not notebook.exists():
+        raise FileNotFoundError(f"{notebook} not found; run reproduce from a checkout of aux_select "
                                 "(pip install -e .), which has the notebooks/ folder")
-    executed = out_dir / "notebooks" / f"06_compare_{primary}.ipynb"
+    executed = out_dir / "notebooks" / f"{name}_{primary}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(NOTEBOOK), str(executed), cwd=str(ROOT), progress_bar=True,
+            str(notebook), str(executed), cwd=str(ROOT), progress_bar=True,
             parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
-                        "settings": list(settings), "data_dir": data_dir and relative(data_dir),
+                        "settings": list(settings), "executor": executor, "data_dir": data_dir and relative(data_dir),
                         "out_dir": relative(out_dir), "figures_dir": relative(figures_dir),
                         "store_dir": relative(store_dir)})
     finally:  # a notebook stopped by an error is read too
@@ -80,7 +92,7 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
 
 
 def relative(path: str | os.PathLike) -> str:
-    """`path` relative to the checkout, where notebook 06 runs (e.g. results/cpu)."""
+    """`path` relative to the checkout, where the notebooks run (e.g. results/cpu)."""
     return os.path.relpath(Path(path).resolve(), ROOT)
 
 
@@ -127,7 +139,8 @@ def readable_bars(path: Path) -> None:
 def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profile: str = "cpu") -> dict[str, Path]:
     """The tables (markdown and CSV), figures and RESULTS.md over every primary with a summary,
     primaries in registry (GLUE) order whatever order they were named in, so one set of results
-    gives one table."""
+    gives one table; the control benchmarks (controls_<primary>.json) of those primaries that
+    have one go into RESULTS.md too, each with its figure."""
     known = task_names()
     primaries = sorted(dict.fromkeys(primaries), key=lambda p: known.index(p) if p in known else len(known))
     comparisons = [Comparison.from_json(json.loads(summary_path(out_dir, p).read_text()))
@@ -151,9 +164,14 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profil
         written["gains figure"] = save(plot_gains(tables["gains"]), figures_dir / "06_gains.png")
     if matrices:
         written["selection figure"] = save(plot_selection_matrix(matrices), figures_dir / "06_selection_matrix.png")
+    benches = [ControlBenchmark.from_json(json.loads(summary_path(out_dir, p, controls=True).read_text()))
+               for p in primaries if summary_path(out_dir, p, controls=True).exists()]
+    for bench in benches:
+        written[f"{bench.primary} controls figure"] = save(plot_controls(bench.truth_table(), bench.table(), bench.primary),
+                                                           figures_dir / f"09_{bench.primary}_controls.png")
     command = f"python -m aux_select.reproduce --primaries {' '.join(primaries)} --profile {profile} --aggregate-only"
     results_md = out_dir / "RESULTS.md"
-    results_md.write_text(results_markdown(comparisons, tables, out_dir, figures_dir, command))
+    results_md.write_text(results_markdown(comparisons, tables, out_dir, figures_dir, command, benches=benches))
     written["results"] = results_md
     return written
 
@@ -174,10 +192,13 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", default=None, help="summaries and tables (default: results/<profile>)")
     parser.add_argument("--figures-dir", default=None, help="figures (default: figures/<profile>)")
     parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
+    parser.add_argument("--controls", action="store_true",
+                        help="run the control-task benchmark (notebook 09) per primary instead of the comparison")
     parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
     parser.add_argument("--executor", default="serial",
                         help="where the (primary, seed) pipelines run before the notebooks read them back: serial "
-                             "(default), local:N (N worker processes) or a Dask scheduler address tcp://host:8786")
+                             "(default), local:N (N worker processes) or a Dask scheduler address tcp://host:8786; "
+                             "with --controls, where notebook 09 sends its independent runs")
     return parser
 
 
@@ -188,17 +209,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
 
     if not args.aggregate_only:
-        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label)]
+        todo = [p for p in args.primaries
+                if not is_done(out_dir, p, args.methods, args.seeds, profile.label, args.controls)]
         for primary in set(args.primaries) - set(todo):
-            print(f"{primary}: every method and seed already in {summary_path(out_dir, primary)}; skipped")
-        if args.executor != "serial" and todo:  # the pipelines side by side into the store first
+            print(f"{primary}: every method and seed already in {summary_path(out_dir, primary, args.controls)}; skipped")
+        if args.executor != "serial" and todo and not args.controls:  # the pipelines side by side into the store first
             from .fanout import run_pipelines
             run_pipelines(args.executor, todo, args.seeds, args.methods, profile, args.data_dir, store)
         for primary in tqdm(todo, desc="primaries"):
             executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile.name,
                                    settings=args.settings, data_dir=args.data_dir, out_dir=out_dir, figures_dir=figures_dir,
-                                   store_dir=store.root.resolve())
+                                   store_dir=store.root.resolve(), controls=args.controls,
+                                   executor=args.executor if args.controls else "serial")
             print(f"{primary}: done ({executed})")
+    if not any(summary_path(out_dir, p).exists() for p in args.primaries) and args.controls:
+        print(f"the control benchmarks are in {out_dir}; RESULTS.md, which shows them, needs the primaries' "
+              f"comparison too: run the same command without --controls")
+        return
     for name, path in aggregate(args.primaries, out_dir, figures_dir, profile.label).items():
         print(f"{name}: {path}")
 

@@ -11,6 +11,7 @@ import pytest
 
 from aux_select.autosem import Stage1Result
 from aux_select.compare import Comparison, comparison_table
+from aux_select.control_benchmark import ControlBenchmark
 from aux_select.methods import method_names
 from aux_select.mixing import Stage2Result
 from aux_select.profiles import get_profile, override
@@ -243,6 +244,12 @@ def test_09_control_tasks(fixture_data_dir, tmp_path):
     assert single.report == summary["runs"][0]["report"]  # one run: the primary on the half the clone leaves
     assert summary["settings"]["controls"] == {"clone_fraction": 0.5, "seed": 0}
     assert_figures(tmp_path, "09_MRPC_controls.png")
+    costs = ControlBenchmark.from_json(summary).cost_table().set_index("work")["wall time (min)"]
+    truth_min = sum(r["part"]["wall_time_s"] for r in summary["runs"][1:]) / 60
+    assert costs["ground truth: MRPC + each control at 1:1"] == pytest.approx(truth_min)
+    # the whole: the methods once, plus those ground-truth runs no method also ran
+    assert costs["all methods once, every part counted once"] <= costs.iloc[-1] <= \
+        costs["all methods once, every part counted once"] + truth_min + 1e-9
 
 
 @pytest.mark.slow
@@ -264,6 +271,15 @@ def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_di
     assert all(m in table for m in methods) and "RTE" in table and "WNLI" in table
     costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
     assert "shared: single-task run" in costs
+
+    controls = [*args, "--controls"]  # notebook 09 for RTE, shown in RESULTS.md beside the comparison
+    reproduce.main(controls)
+    bench = ControlBenchmark.from_json(json.loads((tmp_path / "out" / "controls_RTE.json").read_text()))
+    assert [r.method for r in bench.comparison.results] == methods and bench.seeds == [0]
+    assert "RTE~clone" in (tmp_path / "out" / "RESULTS.md").read_text()
+    assert (tmp_path / "fig" / "09_RTE_controls.png").exists()
+    reproduce.main(controls)
+    assert "RTE: every method and seed already in" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 from aux_select import reproduce
 from aux_select.budget import BudgetStudy, choose_budget
 from aux_select.profiles import PROFILES
-from aux_select.report import HEADLINE_END, HEADLINE_START
+from aux_select.report import CONTROLS_END, CONTROLS_START, HEADLINE_END, HEADLINE_START
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
@@ -20,6 +20,7 @@ PRIMARIES = sorted(p.name.removeprefix("compare_").removesuffix(".json") for p i
 AGGREGATE = (f"python -m aux_select.reproduce --primaries {' '.join(PRIMARIES)} --profile cpu --aggregate-only")
 
 needs_comparisons = pytest.mark.skipif(not PRIMARIES, reason="no committed cpu comparison")
+needs_controls = pytest.mark.skipif(not list(RESULTS.glob("controls_*.json")), reason="no committed control benchmark")
 
 
 @pytest.mark.skipif(not (RESULTS / "budget.json").exists(),
@@ -42,7 +43,7 @@ def regenerated(tmp_path_factory, data_dir) -> Path:
     root = tmp_path_factory.mktemp("checkout")
     out = root / "results" / "cpu"
     out.mkdir(parents=True)
-    for path in [*RESULTS.glob("compare_*.json"), *RESULTS.glob("budget.json")]:
+    for path in [*RESULTS.glob("compare_*.json"), *RESULTS.glob("controls_*.json"), *RESULTS.glob("budget.json")]:
         shutil.copy(path, out / path.name)
     before = os.environ.get("AUX_SELECT_PAPERS")
     os.environ["AUX_SELECT_PAPERS"] = str(data_dir.parent / "papers")
@@ -75,3 +76,11 @@ def test_readme_quotes_the_headline_table():
     headline = text[text.index(HEADLINE_START):text.index(HEADLINE_END) + len(HEADLINE_END)]
     assert headline in (ROOT / "README.md").read_text(), \
         "README.md does not quote results/cpu/RESULTS.md's headline table; paste it in unchanged"
+
+
+@needs_controls
+def test_readme_quotes_the_control_tasks_table():
+    text = (RESULTS / "RESULTS.md").read_text()
+    block = text[text.index(CONTROLS_START):text.index(CONTROLS_END) + len(CONTROLS_END)]
+    assert block in (ROOT / "README.md").read_text(), \
+        "README.md does not quote results/cpu/RESULTS.md's control tasks table; paste it in unchanged"
