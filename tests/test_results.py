@@ -70,17 +70,11 @@ def test_results_md_is_what_the_committed_json_gives(regenerated):
         f"results/cpu/RESULTS.md is stale: run {AGGREGATE}"
 
 
-@needs_comparisons
-def test_readme_quotes_the_headline_table():
+@pytest.mark.parametrize("start, end, what", [
+    pytest.param(HEADLINE_START, HEADLINE_END, "headline table", marks=needs_comparisons),
+    pytest.param(CONTROLS_START, CONTROLS_END, "control tasks table", marks=needs_controls)])
+def test_readme_quotes_results_md_unchanged(start, end, what):
     text = (RESULTS / "RESULTS.md").read_text()
-    headline = text[text.index(HEADLINE_START):text.index(HEADLINE_END) + len(HEADLINE_END)]
-    assert headline in (ROOT / "README.md").read_text(), \
-        "README.md does not quote results/cpu/RESULTS.md's headline table; paste it in unchanged"
-
-
-@needs_controls
-def test_readme_quotes_the_control_tasks_table():
-    text = (RESULTS / "RESULTS.md").read_text()
-    block = text[text.index(CONTROLS_START):text.index(CONTROLS_END) + len(CONTROLS_END)]
+    block = text[text.index(start):text.index(end) + len(end)]
     assert block in (ROOT / "README.md").read_text(), \
-        "README.md does not quote results/cpu/RESULTS.md's control tasks table; paste it in unchanged"
+        f"README.md does not quote results/cpu/RESULTS.md's {what}; paste it in unchanged"
