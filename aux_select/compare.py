@@ -239,10 +239,13 @@ def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
 
 def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[dict] = ()) -> float:
     """Seconds to run every method of the comparison once at `seed`: each part (an MTL run, stage
-    1, a set of instance matrices) counted once however many methods used it, shared work and
-    `more_parts` (work beside the methods, e.g. the controls' ground truth) included."""
-    parts = {p["what"]: p for r in comparison.results if r.seed == seed for p in r.parts}
-    parts |= {p["what"]: p for p in [*comparison.shared[seed], *more_parts]}
+    1, a set of instance matrices) counted once however many methods used it, the shared work
+    that some method used and `more_parts` (work beside the methods, e.g. the controls' ground
+    truth) included."""
+    mine = [r for r in comparison.results if r.seed == seed]
+    used = {key for r in mine for key in r.shared}
+    parts = {p["what"]: p for r in mine for p in r.parts}
+    parts |= {p["what"]: p for p in [*(s for s in comparison.shared[seed] if s["key"] in used), *more_parts]}
     return float(sum(p["wall_time_s"] for p in parts.values()))
 
 

@@ -79,6 +79,11 @@ def test_cost_counts_shared_work_once_and_apart():
     assert "head-importance" in table.loc["GradTS-trial", "uses shared"]
     # every method once: GradTS-trial's run (the same part twice), single-task, the matrices
     assert table.loc["all methods once, every part counted once", "wall time (min)"] == 2.0 + 1.0 + 10.0
+    # shared work no method used is no part of the whole (matrices never computed have no time)
+    alone = Comparison("RTE", results[:1], {0: [shared[0][0], {**shared[0][1], "wall_time_s": math.nan}]},
+                       {"methods": ["Single-Task"]})
+    assert cost_table([alone]).set_index("work").loc["all methods once, every part counted once",
+                                                     "wall time (min)"] == 1.0
     unknown = fake("GradTS-fg", parts=[run, {"what": "instances", "wall_time_s": math.nan, "peak_memory_mb": math.nan}])
     assert math.isnan(unknown.wall_time_s) and unknown.peak_memory_mb == 2048.0  # the peaks that were recorded
 
