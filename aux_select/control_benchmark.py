@@ -102,20 +102,29 @@ class ControlBenchmark(JsonResult):
             rows.append(row)
         return pd.DataFrame(rows).set_index("method")
 
+    def _truth_parts(self) -> dict[int, list[dict]]:
+        return {seed: [r["part"] for r in self.runs if r["seed"] == seed and r["control"] is not None]
+                for seed in self.seeds}
+
+    def minutes_per_seed(self) -> list[float]:
+        """Minutes of the whole benchmark at each seed (methods and ground truth), every part
+        counted once however many methods used it."""
+        truth = self._truth_parts()
+        return [unique_work_s(self.comparison, seed, truth[seed]) / 60 for seed in self.seeds]
+
     def cost_table(self) -> pd.DataFrame:
         """compare.cost_table's rows (minutes, mean over seeds), then the ground truth's runs of
         each control with the primary (its run alone is the shared single-task run), then the
         whole benchmark once per seed with every part counted once."""
-        truth = {seed: [r["part"] for r in self.runs if r["seed"] == seed and r["control"] is not None]
-                 for seed in self.seeds}
-        whole = [unique_work_s(self.comparison, seed, truth[seed]) for seed in self.seeds]
+        truth = self._truth_parts()
         table = cost_table([self.comparison])
         truth_gb = peak(p["peak_memory_mb"] for parts in truth.values() for p in parts) / 1024
         rows = [{"primary": self.primary, "work": f"ground truth: {self.primary} + each control at 1:1",
                  "wall time (min)": np.mean([sum(p["wall_time_s"] for p in parts) for parts in truth.values()]) / 60,
                  "peak memory (GB)": truth_gb, "uses shared": ""},
                 {"primary": self.primary, "work": "the benchmark once (methods and ground truth), every part counted once",
-                 "wall time (min)": np.mean(whole) / 60, "peak memory (GB)": peak([*table["peak memory (GB)"], truth_gb]),
+                 "wall time (min)": np.mean(self.minutes_per_seed()),
+                 "peak memory (GB)": peak([*table["peak memory (GB)"], truth_gb]),
                  "uses shared": ""}]
         return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
 

@@ -67,7 +67,10 @@ def controls_headline(benches: Sequence[ControlBenchmark]) -> str:
                   f"{bench.primary} alone, report {bench.metric} ×100",
                   "", markdown(bench.truth_table(), True), "",
                   f"**{bench.primary}**, every method with the controls among the candidates", "",
-                  markdown(bench.table(), True), ""]
+                  markdown(bench.table(), True), "",
+                  f"The whole {bench.primary} benchmark once, every part counted once: "
+                  + " / ".join(f"{m:.1f}" for m in bench.minutes_per_seed()) + " min at seeds " + seeds
+                  + f" ({bench.settings.get('profile', '?')} profile, as the store recorded each part).", ""]
     lines += ["*gain*: seeds averaged inside each of 1000 paired-bootstrap resamples of the report rows, "
               "*low*/*high* its 95 % interval (the trained runs held fixed), *gain per seed* in seed order; "
               "*verdict* says helpful or harmful only where the interval excludes 0. *selected*: the share of "
