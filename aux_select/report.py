@@ -33,7 +33,9 @@ def markdown(table: pd.DataFrame, index: bool = True) -> str:
         table.columns = [" ".join(map(str, c)) for c in table.columns]
     if index and isinstance(table.index, pd.MultiIndex):
         table, index = table.reset_index(), False
-    return table.to_markdown(index=index)
+    # "+1.6" stays text: tabulate would parse a column of such strings as numbers and drop the sign
+    text_columns = [int(index) + i for i, dtype in enumerate(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    return table.to_markdown(index=index, disable_numparse=text_columns)
 
 
 def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
