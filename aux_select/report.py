@@ -64,14 +64,14 @@ def controls_headline(benches: Sequence[ControlBenchmark]) -> str:
     """Per control benchmark, the ground truth and every method against the controls, captioned."""
     lines = [CONTROLS_START]
     for bench in benches:
-        seeds = ", ".join(map(str, bench.seeds))
-        lines += [f"**{bench.primary}** (seeds {seeds}), ground truth: {bench.primary} + control at 1:1 against "
+        seeds = ("seeds " if len(bench.seeds) > 1 else "seed ") + ", ".join(map(str, bench.seeds))
+        lines += [f"**{bench.primary}** ({seeds}), ground truth: {bench.primary} + control at 1:1 against "
                   f"{bench.primary} alone, report {bench.metric} ×100",
                   "", markdown(bench.truth_table(), True), "",
                   f"**{bench.primary}**, every method with the controls among the candidates", "",
                   markdown(bench.table(), True), "",
                   f"The whole {bench.primary} benchmark once, every part counted once: "
-                  + " / ".join(f"{m:.1f}" for m in bench.minutes_per_seed()) + " min at seeds " + seeds
+                  + " / ".join(f"{m:.1f}" for m in bench.minutes_per_seed()) + " min at " + seeds
                   + f" ({bench.settings.get('profile', '?')} profile, as the store recorded each part).", ""]
     lines += ["*gain*: seeds averaged inside each of 1000 paired-bootstrap resamples of the report rows, "
               "*low*/*high* its 95 % interval (the trained runs held fixed), *gain per seed* in seed order; "
