@@ -28,15 +28,18 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .compare import Comparison, bootstrap_gains, comparison_table, cost_table, selection_matrix
-from .control_benchmark import ControlBenchmark
-from .experiment import output_dirs
-from .methods import method_names
-from .plots import plot_controls, plot_gains, plot_selection_matrix, save
-from .profiles import override
-from .report import markdown, results_markdown
-from .store import SCHEMA_VERSION
-from .tasks import task_names
+from aux_select.analysis.controls import ControlBenchmark
+from aux_select.analysis.report import markdown, results_markdown
+from aux_select.analysis.statistics import bootstrap_gains
+from aux_select.analysis.tables import comparison_table, cost_table, selection_matrix
+from aux_select.data.registry import task_names
+from aux_select.experiment.context import output_dirs
+from aux_select.experiment.profiles import override
+from aux_select.methods.registry import method_names
+from aux_select.methods.run import Comparison
+from aux_select.plots.comparison import plot_controls, plot_gains, plot_selection_matrix
+from aux_select.plots.saving import save
+from aux_select.runtime.store import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout
 NOTEBOOKS = ROOT / "notebooks"
@@ -214,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for primary in set(args.primaries) - set(todo):
             print(f"{primary}: every method and seed already in {summary_path(out_dir, primary, args.controls)}; skipped")
         if args.executor != "serial" and todo and not args.controls:  # the pipelines side by side into the store first
-            from .fanout import run_pipelines
+            from aux_select.methods.run import run_pipelines
             run_pipelines(args.executor, todo, args.seeds, args.methods, profile, args.data_dir, store)
         for primary in tqdm(todo, desc="primaries"):
             executed = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile.name,

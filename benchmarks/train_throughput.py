@@ -24,11 +24,12 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from aux_select.batching import make_loader
-from aux_select.cost import timed
-from aux_select.data import load_task
-from aux_select.models import EncoderConfig
-from aux_select.train import Trainer, TrainConfig
+from aux_select.data.batching import make_loader
+from aux_select.runtime.cost import timed
+from aux_select.data.loading import load_task
+from aux_select.model.encoders import EncoderConfig
+from aux_select.train.trainer import Trainer
+from aux_select.train.config import TrainConfig
 
 MIX = ("RTE", "MRPC", "CoLA", "SST-2")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aux_select.tasks import REGISTRY
+from aux_select.data.registry import REGISTRY
 
 pytest_plugins = ["pytester"]  # tests of these fixtures run a small inner session (test_data.py)
 

@@ -2,10 +2,10 @@
 closed-form score instead of training (every call is recorded; a NaN score is a diverged run)."""
 from typing import Callable, Sequence
 
-from aux_select import experiment
-from aux_select.experiment import Experiment
-from aux_select.synthetic import synthetic_task
-from aux_select.train import RunResult
+from aux_select.experiment import context as experiment
+from aux_select.experiment.context import Experiment
+from aux_select.data.synthetic import synthetic_task
+from aux_select.train.run import RunResult
 
 
 def primary_share(names: list[str], ratio: list[int]) -> float:

@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from aux_select import ablations
-from aux_select.ablations import AblationResult, educated_guesses, grid_ratios, run_ablations, run_grid
-from aux_select.profiles import override
-from aux_select.train import canonical_ratio
+from aux_select.methods.autosem import ablations
+from aux_select.methods.autosem.ablations import (AblationResult, educated_guesses, grid_ratios, run_ablations, run_grid)
+from aux_select.experiment.profiles import override
+from aux_select.train.schedule import canonical_ratio
 from fakes import fake_experiment
 
 SMOKE = override("smoke", ["gp.calls=5", "gp.initial_points=2"])

@@ -4,15 +4,16 @@ from dataclasses import replace
 
 import pytest
 
-from aux_select import autosem
-from aux_select.autosem import Stage1Result, autosem_p1, run_stage1, thompson_stage1
-from aux_select.bandit import ThompsonBandit, select_auxiliary
-from aux_select.synthetic import synthetic_task
-from aux_select.models import EncoderConfig
-from aux_select.experiment import Experiment
-from aux_select.profiles import BanditConfig, get_profile, override
-from aux_select.store import Store
-from aux_select.train import TrainConfig, Trainer
+from aux_select.methods.autosem import stage1 as autosem
+from aux_select.methods.autosem.stage1 import Stage1Result, autosem_p1, run_stage1, thompson_stage1
+from aux_select.methods.autosem.bandit import ThompsonBandit, select_auxiliary
+from aux_select.data.synthetic import synthetic_task
+from aux_select.model.encoders import EncoderConfig
+from aux_select.experiment.context import Experiment
+from aux_select.experiment.profiles import BanditConfig, get_profile, override
+from aux_select.runtime.store import Store
+from aux_select.train.config import TrainConfig
+from aux_select.train.trainer import Trainer
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 CONFIG = TrainConfig(batch_size=8, eval_batch_size=64, lr=3e-3)
@@ -90,8 +91,8 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
     monkeypatch.setattr(Trainer, "step", step)
     with pytest.raises(KeyboardInterrupt):  # in round 6: rounds 1-5 done, the checkpoint is after 4
         thompson_stage1(tasks, checkpoint_dir=tmp_path, checkpoint_every=2, **STAGE1)
-    assert [p.name for p in tmp_path.iterdir()] == ["round-000004"]
-    assert {p.suffix for p in (tmp_path / "round-000004").iterdir()} == {".safetensors", ".json"}  # no pickles
+    assert [p.name for p in tmp_path.iterdir()] == ["round-00000004"]
+    assert {p.suffix for p in (tmp_path / "round-00000004").iterdir()} == {".safetensors", ".json"}  # no pickles
 
     steps.clear()
     stop_after[0] = None
@@ -99,11 +100,11 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
     assert len(steps) == 2 * 2  # only rounds 5 and 6 are trained again
     assert resumed.trajectory == full.trajectory and resumed.initial_score == full.initial_score
     assert (resumed.alpha, resumed.beta, resumed.pulls, resumed.selected) == (full.alpha, full.beta, full.pulls, full.selected)
-    assert [p.name for p in tmp_path.iterdir()] == ["round-000006"]
+    assert [p.name for p in tmp_path.iterdir()] == ["round-00000006"]
 
     steps.clear()  # a finished checkpoint: nothing is trained
     assert thompson_stage1(tasks, checkpoint_dir=tmp_path, **STAGE1).trajectory == full.trajectory and not steps
-    with pytest.raises(ValueError, match="belongs to a different stage-1 run"):
+    with pytest.raises(ValueError, match="belongs to another run"):
         thompson_stage1(tasks, checkpoint_dir=tmp_path, **bandit(gamma=0.5))
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from aux_select.bandit import ThompsonBandit, select_auxiliary
+from aux_select.methods.autosem.bandit import ThompsonBandit, select_auxiliary
 
 
 def test_update_matches_algorithm1_by_hand():

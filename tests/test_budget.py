@@ -2,10 +2,10 @@
 select standard error of the best."""
 import pytest
 
-from aux_select.budget import budget_study, choose_budget, study_experiment
-from aux_select.experiment import Experiment
-from aux_select.profiles import get_profile, override
-from aux_select.store import Store
+from aux_select.analysis.budget import budget_study, choose_budget, study_experiment
+from aux_select.experiment.context import Experiment
+from aux_select.experiment.profiles import get_profile, override
+from aux_select.runtime.store import Store
 
 
 def curve(primary, lr, scores, se=0.01, every=100):

@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from aux_select import methods
-from aux_select.compare import (Comparison, bootstrap_gains, comparison_table, cost_table, paired_bootstrap, peak,
-                                run_method, run_methods, save_comparison, selection_matrix)
-from aux_select.methods import HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, method_result, register_method, run_part
+from aux_select.methods import registry
+from aux_select.runtime.cost import peak
+from aux_select.methods.run import Comparison, run_method, run_methods, save_comparison
+from aux_select.analysis.statistics import bootstrap_gains, paired_bootstrap
+from aux_select.analysis.tables import comparison_table, cost_table, selection_matrix
+from aux_select.methods.registry import (HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, method_result, register_method, run_part)
 from fakes import fake_experiment
 
 LABELS = [0, 1] * 50
@@ -105,7 +107,7 @@ def test_unknown_method_is_refused_with_the_known_ones():
 
 
 def test_one_experiment_has_one_part_name_whichever_method_ran_it():
-    run_name = methods.run_name
+    run_name = registry.run_name
     assert run_name(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == run_name(["RTE", "MRPC", "WNLI"])  # NO-SEL, HEU
     assert run_name(["RTE"], [1]) == SINGLE_TASK_RUN  # a GP ratio that dropped every auxiliary
     assert run_name(["RTE", "MRPC"], [7, 1]) != run_name(["RTE", "MRPC"], [1, 7])
@@ -125,7 +127,7 @@ def toy_method():
         run = exp.run([primary, candidates[0]], [1, 1])
         return method_result("Toy-First", exp, run, [run_part(run)])
     yield "Toy-First"
-    del methods.REGISTRY["Toy-First"]
+    del registry.REGISTRY["Toy-First"]
 
 
 def test_a_registered_method_appears_in_compare_and_reproduce(toy_method, monkeypatch):
@@ -160,7 +162,7 @@ def test_a_summary_merges_seeds_instead_of_losing_them(tmp_path):
 
 def test_a_summary_of_other_settings_is_never_merged_into(tmp_path):
     from aux_select import reproduce
-    from aux_select.store import SCHEMA_VERSION
+    from aux_select.runtime.store import SCHEMA_VERSION
     path = tmp_path / "compare_RTE.json"
     new = {"profile": "cpu", "schema": SCHEMA_VERSION, "candidates": ["MRPC"], "methods": ["Single-Task"], "seeds": [0]}
     old = new | {"schema": SCHEMA_VERSION - 1}  # a summary of older code

@@ -1,4 +1,4 @@
-"""Control tasks (aux_select.controls) and their benchmark (aux_select.control_benchmark), on the
+"""Control tasks (aux_select.data.controls) and their benchmark (aux_select.analysis.controls), on the
 smoke profile's splits of the fixture data: no training but where a test says so."""
 import pickle
 from collections import Counter
@@ -6,12 +6,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from aux_select.control_benchmark import control_context, ranking
-from aux_select.controls import cut_controls, derangement
-from aux_select.experiment import Experiment
-from aux_select.methods import MethodResult
-from aux_select.profiles import ControlConfig
-from aux_select.tasks import control_names, get_task, task_names
+from aux_select.analysis.controls import control_context, ranking
+from aux_select.data.controls import cut_controls, derangement
+from aux_select.experiment.context import Experiment
+from aux_select.methods.registry import MethodResult
+from aux_select.data.controls import ControlConfig
+from aux_select.data.registry import control_names, get_task, task_names
 
 
 def rows(ds) -> list[tuple]:

@@ -9,14 +9,15 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 from transformers import AutoTokenizer
 
-from aux_select import data as data_mod
-from aux_select.batching import make_loader, tokenize
-from aux_select.data import DataNotFoundError, HubSchemaError, available_tasks, load_task, task_statistics
-from aux_select.profiles import get_profile
-from aux_select.models import bundled_minilm_path
-from aux_select.readers import DataFormatError, read_local_file
-from aux_select.synthetic import synthetic_task
-from aux_select.tasks import GLUE_CLASSIFICATION, POOLS, LocalFile, TaskSpec, get_task, register_task, task_names
+from aux_select.data import loading as data_mod
+from aux_select.data.batching import make_loader, tokenize
+from aux_select.data.loading import DataNotFoundError, HubSchemaError, available_tasks, load_task
+from aux_select.data.statistics import task_statistics
+from aux_select.experiment.profiles import get_profile
+from aux_select.model.encoders import bundled_minilm_path
+from aux_select.data.readers import DataFormatError, read_local_file
+from aux_select.data.synthetic import synthetic_task
+from aux_select.data.registry import (GLUE_CLASSIFICATION, POOLS, LocalFile, TaskSpec, get_task, register_task, task_names)
 
 # official row counts (../shared/data/README.md): train, dev
 REAL_COUNTS = {"CoLA": (8551, 1043), "SST-2": (67349, 872), "MRPC": (3668, 408),
@@ -336,7 +337,7 @@ def test_hub_label_names_map_to_ours_by_name_not_by_id():
     ours = data_mod._hub_to_ours(_mrpc(labels=("equivalent", "not_equivalent"), ids=(0, 1, 0)), spec)
     assert list(ours["label"]) == [1, 0, 1] and ours.features["label"].names == list(spec.labels)
     assert list(ours["text_a"]) == ["A a .", "B b .", "C c ."]
-    from aux_select.metrics import compute_metrics
+    from aux_select.train.metrics import compute_metrics
     assert compute_metrics(["f1"], [1, 0, 0], list(ours["label"]))["f1"] == pytest.approx(2 / 3)
 
 

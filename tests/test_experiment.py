@@ -1,10 +1,10 @@
 import pytest
 
-from aux_select import experiment
-from aux_select.baselines import no_sel, single_task
-from aux_select.experiment import Experiment, as_experiment, check_pool
-from aux_select.profiles import PROFILES, get_profile, override
-from aux_select.store import Store
+from aux_select.experiment import context as experiment
+from aux_select.methods.baselines import no_sel, single_task
+from aux_select.experiment.context import Experiment, as_experiment, check_pool
+from aux_select.experiment.profiles import PROFILES, get_profile, override
+from aux_select.runtime.store import Store
 from fakes import fake_experiment
 
 
@@ -72,7 +72,8 @@ def test_proportional_ratios_are_one_run(monkeypatch):
 
 def test_a_gp_point_reads_autosem_p1s_stored_run(monkeypatch, tmp_path):
     """AutoSeM-p1's uniform [1, 1] run is the GP's [2, 2] point: stored once, never trained twice."""
-    from aux_select import autosem, mixing
+    from aux_select.methods.autosem import stage1 as autosem
+    from aux_select.methods.autosem import stage2 as mixing
     exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"], store=Store(tmp_path))
     p1 = autosem.autosem_p1("RTE", ["MRPC"], exp)
     assert mixing.ratio_trial(exp, ["RTE", "MRPC"], [2, 2]).select_score == p1.select_score
@@ -120,7 +121,7 @@ def test_mtl_run_rejects_bad_ratio_before_loading():
 
 
 def test_without_a_store_compare_warns_once_and_trains_nothing_twice(monkeypatch):
-    from aux_select import compare
+    from aux_select.methods import run as compare
     exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC", "WNLI"])
     with pytest.warns(UserWarning, match="without a store") as record:
         compare.run_methods("RTE", ["Single-Task", "NO-SEL", "HEU-Size"], candidates=["MRPC", "WNLI"], exp=exp)
@@ -146,13 +147,13 @@ def test_a_context_crosses_to_a_worker_as_its_settings(fixture_data_dir, tmp_pat
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_under_the_same_key(fixture_data_dir, tmp_path, monkeypatch):
-    from aux_select import train
+    from aux_select.train.trainer import Trainer
     store = Store(tmp_path / "store")
     plain = Experiment("smoke", data_dir=fixture_data_dir, store=Store(tmp_path / "plain"), progress=False)
     exp = Experiment(override("smoke", ["train.checkpoint_every=5"]), data_dir=fixture_data_dir, store=store,
                      progress=False)
     uninterrupted = plain.run(["WNLI", "MRPC"], [1, 1])
-    step, steps = train.Trainer.step, []
+    step, steps = Trainer.step, []
 
     def killed_in_step_13(self, task, batch=None):
         if len(steps) == 12:
@@ -160,7 +161,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_under_the_same_key(fixture_dat
         steps.append(task)
         return step(self, task, batch)
 
-    monkeypatch.setattr(train.Trainer, "step", killed_in_step_13)
+    monkeypatch.setattr(Trainer, "step", killed_in_step_13)
     with pytest.raises(KeyboardInterrupt):
         exp.run(["WNLI", "MRPC"], [1, 1])
     checkpoints = store.root / "run_checkpoints"
@@ -179,9 +180,10 @@ def test_the_serial_path_never_imports_dask(fixture_data_dir, tmp_path):
     import sys
     code = f"""
 import sys
-from aux_select import compare, fanout, reproduce
+from aux_select import reproduce
+from aux_select.methods import run as compare
 from aux_select.experiment import Experiment
-from aux_select.store import Store
+from aux_select.runtime.store import Store
 exp = Experiment("smoke", data_dir={str(fixture_data_dir)!r}, store=Store({str(tmp_path)!r}), progress=False)
 compare.run_methods("WNLI", ["Single-Task"], [0], ["MRPC"], exp)
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")))

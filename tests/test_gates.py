@@ -4,10 +4,11 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, ElectraConfig, ElectraModel, RobertaConfig, RobertaModel
 
-from aux_select.synthetic import synthetic_task
-from aux_select.gates import attention_outputs, gate_shape, head_gates
-from aux_select.gradts import example_losses, gate_grads
-from aux_select.models import EncoderConfig, build_model, load_tokenizer
+from aux_select.data.synthetic import synthetic_task
+from aux_select.model.gates import attention_outputs, gate_shape, head_gates
+from aux_select.methods.gradts.importance import example_losses, gate_grads
+from aux_select.model.encoders import EncoderConfig, load_tokenizer
+from aux_select.model.heads import build_model
 
 TINY = EncoderConfig(name="tiny-bert", tiny_layers=2, tiny_heads=4, dropout=0.0)
 SENTENCES = ["good film", "a bad plot and a very good story about nothing", "it was the film"]

@@ -4,18 +4,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from aux_select import gradts
-from aux_select.baselines import heuristic, heuristic_order
-from aux_select.synthetic import synthetic_task
-from aux_select.experiment import Experiment
-from aux_select.gradts import (ImportanceConfig, head_importance, importance_matrices, instance_importance,
-                               kendall_tau, normalise, rank_candidates, sample_indices, task_importance,
-                               task_instance_importance, tau_matrix)
-from aux_select.gradts_select import (fg_keep, filter_tasks, gradts_fg, gradts_thres, gradts_trial,
-                                      instance_taus, thres_select)
-from aux_select.profiles import get_profile, override
-from aux_select.selection import greedy_prefix
-from aux_select.store import Store
+from aux_select.methods.gradts import importance as gradts
+from aux_select.methods.baselines import heuristic, heuristic_order
+from aux_select.data.synthetic import synthetic_task
+from aux_select.experiment.context import Experiment
+from aux_select.methods.gradts.importance import (ImportanceConfig, head_importance, importance_matrices, instance_importance, kendall_tau, normalise,
+    rank_candidates, sample_indices, task_importance, task_instance_importance, tau_matrix)
+from aux_select.methods.gradts.select import (fg_keep, filter_tasks, gradts_fg, gradts_thres, gradts_trial, instance_taus, thres_select)
+from aux_select.experiment.profiles import get_profile, override
+from aux_select.methods.greedy import greedy_prefix
+from aux_select.runtime.store import Store
 
 SMOKE = get_profile("smoke")
 FAST = ImportanceConfig(warmup_epochs=1, sample_fraction=0.25, batch_size=16)
@@ -225,7 +223,7 @@ def test_retuning_the_run_budget_keeps_stored_matrices_and_report_is_no_part_of_
 
 
 def test_ungateable_encoder_is_refused_before_training(toy, monkeypatch):
-    from aux_select.models import EncoderConfig
+    from aux_select.model.encoders import EncoderConfig
     bilstm = replace(SMOKE, encoder=EncoderConfig(name="bilstm", embeddings="random", lstm_hidden=8))
     monkeypatch.setattr(gradts.Trainer, "step", lambda *a: pytest.fail("trained before refusing"))
     with pytest.raises(ValueError, match="BiLSTMEncoder.*BERT, RoBERTa, ELECTRA, MiniLM"):
@@ -280,7 +278,7 @@ def test_gradts_and_heuristics_end_to_end(fixture_data_dir, tmp_path):
 
 
 def test_a_set_is_one_run_whatever_order_the_search_added_it_in(fixture_data_dir, tmp_path):
-    from aux_select.selection import MTLScorer
+    from aux_select.methods.greedy import MTLScorer
     exp = Experiment("smoke", data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
     first = MTLScorer(exp, ["WNLI", "RTE", "MRPC"]).run(["MRPC", "RTE"])
     again = MTLScorer(exp, ["WNLI", "MRPC", "RTE"]).run(["RTE", "MRPC"])

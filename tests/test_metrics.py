@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from aux_select.metrics import WORST_SCORE, CONFUSION_METRICS, METRICS, compute_metrics, confusion_metric
+from aux_select.train.metrics import WORST_SCORE, CONFUSION_METRICS, METRICS, compute_metrics, confusion_metric
 
 # references / predictions with confusion matrix (positive class 1):
 #   tp = 2 (idx 0, 1), fn = 1 (idx 2), fp = 1 (idx 3), tn = 2 (idx 4, 5)
@@ -106,7 +106,7 @@ def test_returns_plain_floats_for_every_metric():
 
 
 def test_every_metric_has_a_worst_score():
-    from aux_select.metrics import SEQUENCE_METRICS, WORST_SCORE
+    from aux_select.train.metrics import SEQUENCE_METRICS, WORST_SCORE
     assert set(WORST_SCORE) == set(METRICS) | set(SEQUENCE_METRICS)
 
 

@@ -4,13 +4,17 @@ import math
 import numpy as np
 import pytest
 
-from aux_select import autosem, experiment, mixing
-from aux_select.experiment import Experiment
-from aux_select.mixing import Stage2Result, best_point, run_stage2, search_ratio
-from aux_select.profiles import override
-from aux_select.tasks import get_task
+from aux_select.methods.autosem import stage1 as autosem
+from aux_select.experiment import context as experiment
+from aux_select.methods.autosem import gp_search
+from aux_select.methods.autosem import stage2 as mixing
+from aux_select.experiment.context import Experiment
+from aux_select.methods.autosem.stage2 import Stage2Result, run_stage2
+from aux_select.methods.autosem.gp_search import best_point, search_ratio
+from aux_select.experiment.profiles import override
+from aux_select.data.registry import get_task
 from fakes import fake_experiment
-from aux_select.store import Store
+from aux_select.runtime.store import Store
 
 OPTIMUM = np.array([6, 14])  # primary 6, auxiliary 14
 R = 20
@@ -42,7 +46,7 @@ def test_gp_finds_the_optimum_and_beats_random_search():
 def test_the_search_is_gp_minimize():
     from skopt import gp_minimize
     ours = search_ratio(bowl, 2, n_calls=7, n_initial_points=3, max_ratio=R, seed=1)
-    theirs = gp_minimize(bowl, mixing.ratio_space(2, R), n_calls=7, n_initial_points=3, random_state=1)
+    theirs = gp_minimize(bowl, gp_search.ratio_space(2, R), n_calls=7, n_initial_points=3, random_state=1)
     assert [x for x, _ in ours] == [[int(v) for v in x] for x in theirs.x_iters]
 
 
@@ -181,7 +185,7 @@ def test_stored_points_from_another_search_are_refused():
 
 @pytest.mark.slow
 def test_autosem_on_smoke_is_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):
-    from aux_select.methods import get_method
+    from aux_select.methods.registry import get_method
     store = Store(tmp_path)
     exp = Experiment(override("smoke", ["gp.calls=3"]), data_dir=fixture_data_dir, store=store, progress=False)
     first = get_method("AutoSeM")(exp, "WNLI", ["RTE", "MRPC"])
@@ -207,7 +211,7 @@ def test_objective_figure_is_reproducible_and_leaves_numpy_alone():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from aux_select.plots import plot_objective_seeded
+    from aux_select.plots.autosem import plot_objective_seeded
     # six noisy 3-task trials (those of the cpu RTE search): the diagonal panels average the GP
     # over sampled values of the other entries, which skopt draws from numpy's global generator
     trials = [mixing.Trial(ratio=r, select_score=s, report_score=s) for r, s in [

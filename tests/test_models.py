@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from aux_select.synthetic import synthetic_task
-from aux_select.models import BiLSTMEncoder, EncoderConfig, TransformerEncoder, build_model, load_tokenizer
-from aux_select.tasks import TaskSpec
+from aux_select.data.synthetic import synthetic_task
+from aux_select.model.encoders import BiLSTMEncoder, EncoderConfig, TransformerEncoder, load_tokenizer
+from aux_select.model.heads import build_model
+from aux_select.data.registry import TaskSpec
 
 TINY = EncoderConfig(name="tiny-bert")
 
@@ -87,9 +88,9 @@ def test_bilstm_pair_encodes_each_sentence_alone(bilstm):
 
 
 def test_bilstm_uses_minilm_word_table():
-    from aux_select.models import build_encoder
+    from aux_select.model.encoders import build_encoder
     from transformers import AutoModel
-    from aux_select.models import bundled_minilm_path
+    from aux_select.model.encoders import bundled_minilm_path
     enc = build_encoder(EncoderConfig(name="bilstm", lstm_hidden=8), vocab_size=0)
     table = AutoModel.from_pretrained(bundled_minilm_path()).get_input_embeddings().weight
     assert torch.equal(enc.embedding.weight, table) and enc.embedding.weight.requires_grad

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from aux_select import reproduce
-from aux_select.models import EncoderConfig, build_encoder
+from aux_select.model.encoders import EncoderConfig, build_encoder
 
 BAR = re.compile(r"\d+%\|")  # tqdm's frame: "MTL RTE:   0%|          | 0/150 [...]"
 

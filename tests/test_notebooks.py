@@ -9,13 +9,14 @@ import pandas as pd
 import papermill
 import pytest
 
-from aux_select.autosem import Stage1Result
-from aux_select.compare import Comparison, comparison_table
-from aux_select.control_benchmark import ControlBenchmark
-from aux_select.methods import method_names
-from aux_select.mixing import Stage2Result
-from aux_select.profiles import get_profile, override
-from aux_select.selection import SelectionResult
+from aux_select.methods.autosem.stage1 import Stage1Result
+from aux_select.methods.run import Comparison
+from aux_select.analysis.tables import comparison_table
+from aux_select.analysis.controls import ControlBenchmark
+from aux_select.methods.registry import method_names
+from aux_select.methods.autosem.stage2 import Stage2Result
+from aux_select.experiment.profiles import get_profile, override
+from aux_select.methods.greedy import SelectionResult
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 POOL = ["WNLI", "MRPC", "CoLA"]  # a short pool keeps the GradTS smoke runs to seconds

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aux_select import papers
-from aux_select.compare import claims, papers_table
-from aux_select.methods import MethodResult
+from aux_select.analysis import papers
+from aux_select.analysis.papers import claims, papers_table
+from aux_select.methods.registry import MethodResult
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "papers"
 

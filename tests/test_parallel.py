@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from aux_select import gradts, mixing
-from aux_select.compare import run_methods
-from aux_select.executor import DaskExecutor, UnitFailed, make_executor
-from aux_select.experiment import Experiment
-from aux_select.profiles import override
-from aux_select.store import Store
+from aux_select.methods.gradts import importance as gradts
+from aux_select.methods.autosem import stage2 as mixing
+from aux_select.methods.run import run_methods
+from aux_select.runtime.executor import DaskExecutor, UnitFailed, make_executor
+from aux_select.experiment.context import Experiment
+from aux_select.experiment.profiles import override
+from aux_select.runtime.store import Store
 
 pytest.importorskip("distributed")
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
@@ -136,7 +137,9 @@ def test_a_dask_executor_needs_a_store(local2):
 
 def test_reproduce_runs_the_pipelines_on_the_executor_before_the_notebooks(local2, fixture_data_dir, tmp_path,
                                                                             monkeypatch):
-    from aux_select import experiment, fanout, reproduce
+    from aux_select.experiment import context as experiment
+    from aux_select.methods import run as fanout
+    from aux_select import reproduce
     store, methods = Store(tmp_path / "store"), ["Single-Task", "NO-SEL"]
     fanout.run_pipelines(local2, ["WNLI"], [0, 1], methods, SMOKE, fixture_data_dir, store)  # one unit per seed
     monkeypatch.setattr(experiment, "run_mtl", lambda *a, **k: pytest.fail("a stored run was trained again"))

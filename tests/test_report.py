@@ -1,7 +1,7 @@
 """Markdown tables as RESULTS.md and the README print them."""
 import pandas as pd
 
-from aux_select.report import markdown
+from aux_select.analysis.report import markdown
 
 
 def test_signed_text_keeps_its_sign_and_numbers_stay_numbers():

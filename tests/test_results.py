@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aux_select import reproduce
-from aux_select.budget import BudgetStudy, choose_budget
-from aux_select.profiles import PROFILES
-from aux_select.report import CONTROLS_END, CONTROLS_START, HEADLINE_END, HEADLINE_START
+from aux_select.analysis.budget import BudgetStudy, choose_budget
+from aux_select.experiment.profiles import PROFILES
+from aux_select.analysis.report import CONTROLS_END, CONTROLS_START, HEADLINE_END, HEADLINE_START
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"

@@ -2,9 +2,9 @@
 selection, no ratio and no select score of any registered method."""
 import pytest
 
-from aux_select.compare import run_methods
-from aux_select.experiment import Experiment
-from aux_select.store import Store
+from aux_select.methods.run import run_methods
+from aux_select.experiment.context import Experiment
+from aux_select.runtime.store import Store
 
 POOL = ["WNLI", "MRPC", "CoLA"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aux_select.store import SCHEMA_VERSION, Store, default_store, make_key, project_root
+from aux_select.runtime.store import SCHEMA_VERSION, Store, default_store, make_key, project_root
 
 SPEC = {"task": "rte", "aux": ["mnli", "qnli"], "lr": 2e-5, "seed": 0, "opt": {"b1": 0.9, "b2": 0.999}}
 
@@ -227,7 +227,7 @@ def test_a_stale_value_is_computed_again(tmp_path):
 
 def test_content_hash_is_the_rows_not_the_history():
     from datasets import Dataset
-    from aux_select.store import content_hash
+    from aux_select.runtime.store import content_hash
     a = Dataset.from_dict({"text_a": ["x", "y", "z"], "label": [0, 1, 0]})
     same = Dataset.from_dict({"text_a": ["w", "x", "y", "z"], "label": [1, 0, 1, 0]}).select([1, 2, 3])
     assert a._fingerprint != same._fingerprint and content_hash(a) == content_hash(same)
@@ -247,7 +247,7 @@ def test_a_cpu_result_never_reads_cuda_memory(tmp_path, monkeypatch):
 
 def test_a_result_stored_while_waiting_for_its_lock_is_read_not_computed(tmp_path, monkeypatch):
     import threading
-    from aux_select.locks import KeyLock, LockConfig
+    from aux_select.runtime.locks import KeyLock, LockConfig
     store = Store(tmp_path, LockConfig(poll_s=0.01))
     waiting, got, computed = threading.Event(), [], []
     stale = KeyLock._stale
@@ -268,7 +268,7 @@ def test_a_lock_whose_holder_is_gone_is_broken(tmp_path):
     import socket
     import subprocess
     import sys
-    from aux_select.locks import LockConfig
+    from aux_select.runtime.locks import LockConfig
     store = Store(tmp_path, LockConfig(stale_after_s=0.2, poll_s=0.01))
     key = make_key("run", SPEC)
     lock = store.path("run", key, ".lock")

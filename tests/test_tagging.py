@@ -7,16 +7,19 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from aux_select.batching import collator, tokenize
-from aux_select.data import load_task, task_statistics
-from aux_select.synthetic import synthetic_task
-from aux_select.gates import gate_shape
-from aux_select.gradts import example_losses, gate_grads
-from aux_select.metrics import compute_metrics
-from aux_select.models import EncoderConfig, build_model, bundled_minilm_path
-from aux_select.readers import DataFormatError, read_local_file
-from aux_select.tasks import IGNORE, POOLS, LocalFile, get_task
-from aux_select.train import TrainConfig, run_mtl
+from aux_select.data.batching import collator, tokenize
+from aux_select.data.loading import load_task
+from aux_select.data.statistics import task_statistics
+from aux_select.data.synthetic import synthetic_task
+from aux_select.model.gates import gate_shape
+from aux_select.methods.gradts.importance import example_losses, gate_grads
+from aux_select.train.metrics import compute_metrics
+from aux_select.model.encoders import EncoderConfig, bundled_minilm_path
+from aux_select.model.heads import build_model
+from aux_select.data.readers import DataFormatError, read_local_file
+from aux_select.data.registry import IGNORE, POOLS, LocalFile, get_task
+from aux_select.train.config import TrainConfig
+from aux_select.train.run import run_mtl
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 FAST = TrainConfig(max_steps=60, batch_size=16, eval_batch_size=64, lr=2e-3)
@@ -244,7 +247,7 @@ def test_tagging_example_losses_and_per_example_gate_gradients():
 
 
 def test_paired_bootstrap_resamples_sentences_of_a_tagging_primary():
-    from aux_select.compare import paired_bootstrap
+    from aux_select.analysis.statistics import paired_bootstrap
     tags = ("O", "B-X")
     labels = [[1, 0], [0, 1, 1], [1]] * 10
     perfect, blind = [[list(s) for s in labels]], [[[0] * len(s) for s in labels]]

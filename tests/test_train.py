@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from aux_select.synthetic import synthetic_task
-from aux_select.models import EncoderConfig
-from aux_select.train import PeakMemory, TrainConfig, Trainer, mixing_schedule, run_length, run_mtl, validate_ratio
+from aux_select.data.synthetic import synthetic_task
+from aux_select.model.encoders import EncoderConfig
+from aux_select.train.run import PeakMemory, run_mtl
+from aux_select.train.config import TrainConfig
+from aux_select.train.trainer import Trainer
+from aux_select.train.schedule import mixing_schedule, run_length, validate_ratio
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 FAST = TrainConfig(max_steps=40, batch_size=16, eval_batch_size=64, lr=2e-3)
@@ -146,13 +149,13 @@ def test_divergence_is_a_recorded_failure():
 
 
 def test_result_round_trips_through_json(toy):
-    from aux_select.train import RunResult
+    from aux_select.train.run import RunResult
     result = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=5), progress=False)
     assert RunResult.from_json(result.to_json()) == result
 
 
 def test_checkpoint_restore_continues_exactly(toy, tmp_path):
-    from aux_select.train import Trainer
+    from aux_select.train.trainer import Trainer
     config = replace(FAST, batch_size=32)
     first = Trainer([toy], TINY, config, total_steps=20)
     for _ in range(10):  # past an epoch boundary (256 rows / 32 = 8 batches)
@@ -167,7 +170,7 @@ def test_checkpoint_restore_continues_exactly(toy, tmp_path):
 
 
 def test_a_ratio_trains_as_its_canonical_proportion(toy):
-    from aux_select.train import canonical_ratio, mixing_schedule
+    from aux_select.train.schedule import canonical_ratio, mixing_schedule
     assert canonical_ratio([3, 3, 3]) == [1, 1, 1] and canonical_ratio([4, 0, 2]) == [2, 1]
     assert canonical_ratio([6, 0]) == [1]
     other = replace(toy, spec=replace(toy.spec, name="other"))

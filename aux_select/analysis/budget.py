@@ -1,0 +1,112 @@
+"""The budget study: single-task select scores against the primary's steps, for a few learning
+rates, and the rule that picks a profile's budget from those curves alone.
+
+    study = budget_study(["MRPC", "RTE"], lrs=[3e-5, 1e-4], max_steps=1200, eval_every=150, profile="cpu")
+    study.choice   # {"lr": ..., "primary_steps": {"MRPC": ..., "RTE": ...}, ...}
+
+Each (primary, learning rate) is one run of `max_steps`, scored on select every `eval_every`
+steps. The profile's schedule must hold the learning rate constant after a fixed warm-up
+(`lr_schedule="constant_with_warmup"`, `warmup_steps`): then the first N steps of the long run
+are the N-step run (tests/test_train.py), and one run gives the whole curve. Report data is
+never read: the runs score report too, as every run does, but the curves and the rule read
+`history` (select) only (tests/test_budget.py flips every report label and gets the same budget).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from aux_select.experiment.context import Experiment, as_experiment
+from aux_select.experiment.profiles import override
+from aux_select.runtime.store import JsonResult
+
+RULE = ("the learning rate whose best select score, averaged over the primaries, is highest; then "
+        "for each primary the fewest steps whose select score at that rate is within one select "
+        "standard error of its best")
+
+
+@dataclass
+class BudgetStudy(JsonResult):
+    profile: str
+    seed: int
+    lrs: list[float]
+    max_steps: int
+    eval_every: int
+    curves: list[dict]         # one row per evaluation: primary, lr, step, select_score, select_se
+    wall_time_s: dict          # "primary lr" -> seconds of its run (0 when read from the store)
+    choice: dict               # `choose_budget`'s answer
+
+
+def study_experiment(exp: Experiment, lr: float, max_steps: int, eval_every: int) -> Experiment:
+    """`exp` with a single-task run of `max_steps` at `lr`, scored every `eval_every` steps, no
+    early stopping, no cap and no per-primary budget: nothing the study itself chooses enters
+    its runs' store keys, so choosing a budget never invalidates the study."""
+    settings = [f"train.lr={lr}", f"train.max_steps={max_steps}", f"train.eval_every={eval_every}",
+                "train.patience=null", "train.max_total_factor=null", "primary_steps={}"]
+    profile = override(exp.profile, settings)
+    if profile.train.lr_schedule != "constant_with_warmup" or profile.train.warmup_steps is None:
+        raise ValueError(f"profile {exp.profile.name!r} trains with lr_schedule={profile.train.lr_schedule!r} and "
+                         f"warmup_steps={profile.train.warmup_steps}: a curve read off one run is the shorter runs "
+                         "only under a constant rate after a fixed warm-up; set train.lr_schedule="
+                         "constant_with_warmup and train.warmup_steps")
+    return replace(exp, profile=profile, _cache=exp._cache)
+
+
+def budget_study(primaries: Sequence[str], lrs: Sequence[float], max_steps: int = 1200, eval_every: int = 150,
+                 exp: Experiment | None = None, *, max_budget: int | None = None, **settings) -> BudgetStudy:
+    """Train each primary alone at each learning rate for `max_steps` (stored: an interrupted
+    study resumes), read its select curve, and choose the budget (`choose_budget`) among the
+    steps up to `max_budget` (a compute limit; None: every step studied)."""
+    exp = as_experiment(exp, **settings)
+    curves, wall = [], {}
+    grid = [(p, lr) for p in primaries for lr in lrs]
+    # shown after 10 s: a study read back from the store is done before, and draws no bar
+    for primary, lr in tqdm(grid, desc="budget study", disable=not exp.progress, delay=10):
+        run = study_experiment(exp, lr, max_steps, eval_every).run([primary], [1])
+        if run.failure:
+            raise RuntimeError(f"the budget study's run of {primary} at lr {lr} failed: {run.failure}")
+        wall[f"{primary} {lr:g}"] = run.wall_time_s
+        curves += [{"primary": primary, "lr": lr, "step": h["primary_step"], "select_score": h["select_score"],
+                    "select_se": h["select_se"]} for h in run.history]
+    return BudgetStudy(profile=exp.profile.label, seed=exp.seed, lrs=list(lrs), max_steps=max_steps,
+                       eval_every=eval_every, curves=curves, wall_time_s=wall,
+                       choice=choose_budget(curves, max_steps=max_budget))
+
+
+def choose_budget(curves: Sequence[dict], max_steps: int | None = None) -> dict:
+    """The `RULE` over select curves (rows of primary, lr, step, select_score, select_se), among
+    steps up to `max_steps` if given: {"lr", "primary_steps": {primary: steps}, "best": {primary:
+    [step, score, se]}, "rule"}. Reads nothing but those rows."""
+    rows = [r for r in curves if max_steps is None or r["step"] <= max_steps]
+    primaries = list(dict.fromkeys(r["primary"] for r in rows))
+    lrs = sorted(set(r["lr"] for r in rows))
+    if not rows:
+        raise ValueError("no select evaluations to choose a budget from")
+
+    def best(primary: str, lr: float) -> dict:
+        curve = [r for r in rows if r["primary"] == primary and r["lr"] == lr]
+        return max(curve, key=lambda r: (r["select_score"], -r["step"]))
+
+    mean_best = {lr: np.mean([best(p, lr)["select_score"] for p in primaries]) for lr in lrs}
+    lr = max(lrs, key=lambda x: (mean_best[x], -x))  # a tie goes to the smaller rate
+    steps, tops = {}, {}
+    for primary in primaries:
+        top = best(primary, lr)
+        enough = [r for r in rows if r["primary"] == primary and r["lr"] == lr
+                  and r["select_score"] >= top["select_score"] - top["select_se"]]
+        steps[primary] = min(r["step"] for r in enough)
+        tops[primary] = [top["step"], top["select_score"], top["select_se"]]
+    return {"lr": lr, "primary_steps": steps, "best": tops,
+            "mean_best_select": {f"{x:g}": float(mean_best[x]) for x in lrs},
+            "max_steps": max_steps if max_steps is not None else max(r["step"] for r in rows), "rule": RULE}
+
+
+def curves_table(study: BudgetStudy) -> pd.DataFrame:
+    """Select score ± standard error at each (primary, step), a column per learning rate."""
+    frame = pd.DataFrame(study.curves)
+    frame["select"] = [f"{s:.3f} ± {e:.3f}" for s, e in zip(frame["select_score"], frame["select_se"])]
+    return frame.pivot(index=["primary", "step"], columns="lr", values="select").rename(columns=lambda lr: f"lr {lr:g}")

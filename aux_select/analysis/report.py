@@ -1,0 +1,144 @@
+"""RESULTS.md: every table, figure and reading of a reproduction, written from its summaries.
+
+`reproduce --aggregate-only` writes it beside the summaries (results/<profile>/RESULTS.md); the
+README quotes its headline table, and tests/test_results.py checks that both are what the
+committed summaries give. Nothing in it is typed by hand: the numbers come from the
+compare_<primary>.json summaries, the control benchmarks' controls_<primary>.json, the budget
+study's budget.json and the papers' tables.csv.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from aux_select.analysis import papers
+from aux_select.analysis.controls import ControlBenchmark
+from aux_select.analysis.papers import claims, papers_table
+from aux_select.experiment.profiles import get_profile
+from aux_select.methods.run import Comparison
+
+HEADLINE_START = "<!-- headline table: start -->"
+HEADLINE_END = "<!-- headline table: end -->"
+CONTROLS_START = "<!-- control tasks table: start -->"
+CONTROLS_END = "<!-- control tasks table: end -->"
+
+
+def markdown(table: pd.DataFrame, index: bool = True) -> str:
+    """A table as markdown, with ("RTE", "accuracy") columns and (method, primary) rows spelled flat."""
+    table = table.round(2)
+    if isinstance(table.columns, pd.MultiIndex):
+        table.columns = [" ".join(map(str, c)) for c in table.columns]
+    if index and isinstance(table.index, pd.MultiIndex):
+        table, index = table.reset_index(), False
+    # "+1.6" stays text: tabulate would parse a column of such strings as numbers and drop the sign
+    text_columns = [int(index) + i for i, dtype in enumerate(table.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    return table.to_markdown(index=index, disable_numparse=text_columns)
+
+
+def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
+    """The headline table with its caption: every method against Single-Task, beside GradTS."""
+    results = [r for c in comparisons for r in c.results]
+    table, sources = papers_table(results, tables)
+    seeds = {c.primary: len(c.settings.get("seeds", [])) for c in comparisons}
+    profile = comparisons[0].settings.get("profile", "?")
+    lines = [HEADLINE_START,
+             markdown(table.fillna("—") if len(tables) else table.drop(columns="paper", level=1, errors="ignore"), True),
+             "",
+             f"*ours*: report split (GLUE dev) score ×100 of the final run, mean over seeds "
+             f"({', '.join(f'{p}: {n}' for p, n in seeds.items())}), profile `{profile}` "
+             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's Single-Task. "
+             f"*paper*: GradTS (Ma et al., EMNLP 2021), {papers.SETTINGS['GradTS']}; "
+             + "; ".join(f"{p} from {s}" for p, s in sources.items()) + ". "
+             "The papers' numbers are the best dev score over epochs, ours one run chosen on select: "
+             "the columns are beside each other, not comparable cell for cell.",
+             HEADLINE_END]
+    if not len(tables):
+        lines.insert(2, "*(the papers' tables.csv was not found: set AUX_SELECT_PAPERS)*")
+    return "\n".join(lines)
+
+
+def controls_headline(benches: Sequence[ControlBenchmark]) -> str:
+    """Per control benchmark, the ground truth and every method against the controls, captioned."""
+    lines = [CONTROLS_START]
+    for bench in benches:
+        seeds = ("seeds " if len(bench.seeds) > 1 else "seed ") + ", ".join(map(str, bench.seeds))
+        lines += [f"**{bench.primary}** ({seeds}), ground truth: {bench.primary} + control at 1:1 against "
+                  f"{bench.primary} alone, report {bench.metric} ×100",
+                  "", markdown(bench.truth_table(), True), "",
+                  f"**{bench.primary}**, every method with the controls among the candidates", "",
+                  markdown(bench.table(), True), "",
+                  f"The whole {bench.primary} benchmark once, every part counted once: "
+                  + " / ".join(f"{m:.1f}" for m in bench.minutes_per_seed()) + " min at " + seeds
+                  + f" ({bench.settings.get('profile', '?')} profile, as the store recorded each part).", ""]
+    lines += ["*gain*: seeds averaged inside each of 1000 paired-bootstrap resamples of the report rows, "
+              "*low*/*high* its 95 % interval (the trained runs held fixed), *gain per seed* in seed order; "
+              "*verdict* says helpful or harmful only where the interval excludes 0. *selected*: the share of "
+              "seeds whose final run included the control; *rank*: its mean place in the method's ranking of "
+              "all candidates (1 = first; blank where the method ranks nothing or left it out); the score and "
+              "both Δ are report ×100, mean over seeds; *oracle*: the primary + clone at 1:1. The primary "
+              "trains on the half of its train rows the clone leaves, in every run here.",
+              CONTROLS_END]
+    return "\n".join(lines)
+
+
+def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.DataFrame], out_dir: Path,
+                     figures_dir: Path, command: str, tables: pd.DataFrame | None = None,
+                     benches: Sequence[ControlBenchmark] = ()) -> str:
+    """The whole RESULTS.md: headline, reading, full table, gains, cost, selections, control
+    tasks, budget."""
+    tables = papers.paper_tables() if tables is None else tables
+    results = [r for c in comparisons for r in c.results]
+
+    def figure(name: str, caption: str) -> str:  # a link relative to RESULTS.md, which sits in out_dir
+        return f"![{caption}]({Path(os.path.relpath(figures_dir / name, out_dir)).as_posix()})"
+
+    sections = [
+        f"# Results: profile `{comparisons[0].settings.get('profile', '?')}`",
+        f"Written by `{command}` from the summaries beside this file; do not edit by hand.",
+        "## Every method against Single-Task, beside the papers", headline(comparisons, tables),
+        "## Reading",
+        "Each line is computed from the tables below: a method *beats* Single-Task where the 95 % "
+        "paired-bootstrap interval of its gain on report rows excludes 0; with that many intervals "
+        "per primary, about one in twenty excludes 0 by chance. The interval resamples report rows "
+        "with the trained runs held fixed, so it leaves out how far a run moves with its training "
+        "seed; where there are several seeds, the gain at each seed is beside it (in seed order). "
+        "The papers' order is GradTS-fg ≥ "
+        "GradTS-trial ≥ AutoSeM ≥ AutoSeM-p1 ≥ Single-Task (GradTS Tables 2 and 4), checked pair by pair "
+        "on mean report scores.",
+        "\n\n".join(f"- {line}" for line in claims(results, written["gains"])),
+        "## Report scores (GradTS Table 2 layout)",
+        "Report split ×100, mean ± sample std over seeds.",
+        markdown(written["comparison"], True),
+        "## Gains over Single-Task with 95 % paired-bootstrap intervals",
+        markdown(written["gains"], False) if len(written["gains"]) else "(no method besides Single-Task yet)",
+        figure("06_gains.png", "gains over single-task") if len(written["gains"]) else "",
+        "## Cost (GradTS Table 3 layout)",
+        "Minutes on this machine's two CPU cores; the last row per primary runs every method once "
+        "with every part (an MTL run, stage 1, a set of head matrices) counted once.",
+        markdown(written["cost"], False),
+        "## Selections (GradTS Fig. 1)",
+        markdown(written["selection"], True) if len(written["selection"]) else "(no selections yet)",
+        figure("06_selection_matrix.png", "selection matrix") if len(written["selection"]) else "",
+    ]
+    if benches:
+        sections += ["## Control tasks (notebook 09)",
+                     "Auxiliary tasks whose usefulness is known by construction, cut from the primary's own "
+                     "train split (`aux_select.data.controls`), beside the GLUE pool as candidates.",
+                     controls_headline(benches)]
+        for bench in benches:
+            sections += [f"### Cost of the {bench.primary} control benchmark",
+                         "Minutes, mean over seeds, as the store recorded each part when it was first computed.",
+                         markdown(bench.cost_table(), False),
+                         figure(f"09_{bench.primary}_controls.png", f"{bench.primary} control benchmark")]
+    budget = out_dir / "budget.json"
+    if budget.exists():
+        choice = json.loads(budget.read_text())["choice"]
+        sections += ["## The budget (notebook 00, select split only)",
+                     f"Rule: {choice['rule']}. Chosen: lr {choice['lr']:g}, primary steps "
+                     + ", ".join(f"{p} {s}" for p, s in choice["primary_steps"].items()) + ".",
+                     figure("00_budget.png", "budget study")]
+    return "\n\n".join(s for s in sections if s) + "\n"

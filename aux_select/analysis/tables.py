@@ -1,0 +1,105 @@
+"""Tables over comparisons, in the papers' layouts:
+
+    comparison_table(results)      # GradTS Table 2: report metric per method, mean ± std over seeds
+    cost_table([comparison])       # GradTS Table 3: wall time and peak memory, shared work apart,
+                                   # and every method once with each part counted once
+    selection_matrix(results)      # GradTS Fig. 1: how often each auxiliary task was selected
+    scores_table(results)          # a row per method and seed: tasks, ratio, select and report scores
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aux_select.data.registry import get_task
+from aux_select.methods.registry import HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, method_names
+from aux_select.methods.run import Comparison
+from aux_select.runtime.cost import peak
+
+# ----------------------------------------------------------------------------- tables
+
+def primary_metrics(primary: str) -> tuple[str, ...]:
+    return get_task(primary).metrics
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f}"
+    return f"{100 * values.mean():.1f} ± {100 * values.std(ddof=1):.1f}"
+
+
+def comparison_table(results: Sequence[MethodResult]) -> pd.DataFrame:
+    """GradTS Table 2: a row per method, a column per primary and official metric (both where a
+    task has two), cells the report score ×100 as mean ± sample std over seeds."""
+    frame = pd.DataFrame([{"method": r.method, "primary": r.primary, "seed": r.seed, **r.report} for r in results])
+    table = {}
+    for primary, rows in frame.groupby("primary", sort=False):
+        for metric in primary_metrics(primary):
+            table[(primary, metric)] = rows.groupby("method", sort=False)[metric].apply(_mean_std)
+    order = [m for m in method_names() if m in set(frame["method"])]
+    return pd.DataFrame(table).reindex(order).fillna("—")
+
+
+def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """GradTS Table 3: per primary, the mean wall time (minutes) and peak memory (GB) of each
+    method's own work over seeds, and the shared work in rows of its own."""
+    rows = []
+    for c in comparisons:
+        for method in c.settings.get("methods", method_names()):
+            mine = [r for r in c.results if r.method == method]
+            rows.append({"primary": c.primary, "work": method,
+                         "wall time (min)": np.mean([r.wall_time_s for r in mine]) / 60,
+                         "peak memory (GB)": peak(r.peak_memory_mb for r in mine) / 1024,
+                         "uses shared": ", ".join(dict.fromkeys(s for r in mine for s in r.shared))})
+        for key in (SINGLE_TASK_RUN, HEAD_MATRICES):
+            parts = [p for seed_parts in c.shared.values() for p in seed_parts if p["key"] == key]
+            rows.append({"primary": c.primary, "work": f"shared: {parts[0]['what']}",
+                         "wall time (min)": np.mean([p["wall_time_s"] for p in parts]) / 60,
+                         "peak memory (GB)": peak(p["peak_memory_mb"] for p in parts) / 1024, "uses shared": ""})
+        rows.append({"primary": c.primary, "work": "all methods once, every part counted once",
+                     "wall time (min)": np.mean([unique_work_s(c, seed) for seed in c.shared]) / 60,
+                     "peak memory (GB)": peak(r["peak memory (GB)"] for r in rows if r["primary"] == c.primary),
+                     "uses shared": ""})
+    return pd.DataFrame(rows)
+
+
+def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[dict] = ()) -> float:
+    """Seconds to run every method of the comparison once at `seed`: each part (an MTL run, stage
+    1, a set of instance matrices) counted once however many methods used it, the shared work
+    that some method used and `more_parts` (work beside the methods, e.g. the controls' ground
+    truth) included."""
+    mine = [r for r in comparison.results if r.seed == seed]
+    used = {key for r in mine for key in r.shared}
+    parts = {p["what"]: p for r in mine for p in r.parts}
+    parts |= {p["what"]: p for p in [*(s for s in comparison.shared[seed] if s["key"] in used), *more_parts]}
+    return float(sum(p["wall_time_s"] for p in parts.values()))
+
+
+def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]:
+    """GradTS Fig. 1 data: per method, primaries × auxiliary tasks (every task any method
+    selected), each cell the fraction of that primary's seeds whose final run included the task."""
+    out, tasks = {}, sorted({t for r in results for t in r.selected})
+    for method in [m for m in method_names() if m != "Single-Task" and any(r.method == m for r in results)]:
+        mine = [r for r in results if r.method == method]
+        primaries = list(dict.fromkeys(r.primary for r in mine))
+        frame = pd.DataFrame(0.0, index=primaries, columns=tasks)
+        for primary in primaries:
+            runs = [r for r in mine if r.primary == primary]
+            for task in tasks:
+                frame.loc[primary, task] = np.mean([task in r.selected for r in runs])
+        out[method] = frame
+    return out
+
+
+def scores_table(results: Sequence[MethodResult]) -> pd.DataFrame:
+    """A row per method and seed: the final run's tasks, ratio, select score and report metrics
+    (the "against single-task" tables of notebooks 02, 03 and 05)."""
+    rows = [{"method": r.method, "seed": r.seed, "tasks": " + ".join([r.primary, *r.selected]),
+             "ratio": ":".join(map(str, r.ratio)) or "-",
+             **{f"kept rows {t}": f for t, f in r.fractions.items() if f < 1},
+             f"select {get_task(r.primary).selection_metric}": r.select_score,
+             **{f"report {m}": v for m, v in r.report.items()}} for r in results]
+    return pd.DataFrame(rows).set_index(["method", "seed"])

@@ -1,0 +1,85 @@
+"""Greedy auxiliary-set search shared by GradTS-trial and the HEU baselines, the scorer that turns
+an auxiliary set into one stored MTL run, and the result every selection method returns.
+
+    greedy_prefix(order_by_tau, score)        # GradTS-trial
+    greedy_prefix(order_by_heuristic, score)  # HEU-Size / HEU-Type / HEU-Len
+
+The HEU baselines are the same greedy search in another order, so a comparison of GradTS-trial
+with them measures the order alone.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from aux_select.experiment.context import Experiment
+from aux_select.runtime.store import JsonResult
+from aux_select.train.run import RunResult
+
+
+def _value(s: float) -> float:
+    return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
+
+
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> tuple[list[str], list[dict]]:
+    """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
+    starting from `score([])`, the primary alone. Stop at the first set that scores lower than
+    the set before it and keep that previous set (a tie does not stop; a failed, NaN run is a
+    drop): the kept set is the best of those tried. Returns (kept set in the order added,
+    trials): a trial {"tasks", "select_score"} per non-empty set tried, in order.
+    """
+    kept, kept_score, current, trials = [], score([]), [], []
+    for task in order:
+        current = [*current, task]
+        s = score(current)
+        trials.append({"tasks": current, "select_score": s})
+        if _value(s) < _value(kept_score):
+            break
+        kept, kept_score = current, s
+    return kept, trials
+
+
+class MTLScorer:
+    """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
+    auxiliary set `aux` at a uniform ratio (`Experiment.run`: stored and reused). The run lists
+    the auxiliaries in pool order (the order of `names`), whatever order a search added them in:
+    a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are one stored run."""
+
+    def __init__(self, exp: Experiment, names: Sequence[str]):
+        self.exp, self.primary, self.pool = exp, names[0], list(names[1:])
+
+    def run(self, aux: Sequence[str]) -> RunResult:
+        unknown = set(aux) - set(self.pool)
+        if unknown:
+            raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {self.pool}")
+        names = [self.primary, *(t for t in self.pool if t in set(aux))]  # pool order
+        return self.exp.run(names, [1] * len(names))
+
+    def __call__(self, aux: Sequence[str]) -> float:
+        return self.run(aux).select_score
+
+    def with_costs(self, trials: Sequence[dict]) -> list[dict]:
+        """`greedy_prefix`'s trials with each run's wall time and peak memory added."""
+        return [{**t, "wall_time_s": self.run(t["tasks"]).wall_time_s,
+                 "peak_memory_mb": self.run(t["tasks"]).peak_memory_mb} for t in trials]
+
+
+@dataclass
+class SelectionResult(JsonResult):
+    method: str                      # "GradTS-thres", "GradTS-trial", "GradTS-fg", "HEU-Size", ...
+    primary: str
+    order: list[tuple[str, float | None]]  # candidates in the order considered, with the statistic
+                                           # that ordered them (tau; HEU: size, type match, length gap)
+    selected: list[str]              # the chosen auxiliary tasks
+    run: RunResult                   # the final MTL run: primary + selected at a uniform ratio
+    trials: list[dict] = field(default_factory=list)  # greedy methods: every MTL run tried (tasks,
+                                                      # select_score, wall_time_s, peak_memory_mb)
+    kept_fraction: dict[str, float] = field(default_factory=dict)  # GradTS-fg: share of each
+                                                                   # auxiliary's train rows kept
+    instance_taus: dict[str, list[float]] = field(default_factory=dict)  # GradTS-fg: every
+                                                # auxiliary row's tau with the primary's matrix
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SelectionResult":
+        return cls(**{**d, "run": RunResult.from_json(d["run"])})

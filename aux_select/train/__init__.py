@@ -1,0 +1,10 @@
+"""The training layer: the mixing schedule, the step-wise trainer, checkpoints, metrics and one MTL
+run (`run_mtl`)."""
+from aux_select.train.config import TrainConfig
+from aux_select.train.metrics import compute_metrics
+from aux_select.train.run import RunResult, run_mtl
+from aux_select.train.schedule import canonical_ratio, mixing_schedule, run_length, validate_ratio
+from aux_select.train.trainer import Trainer
+
+__all__ = ["TrainConfig", "compute_metrics", "RunResult", "run_mtl", "canonical_ratio", "mixing_schedule",
+           "run_length", "validate_ratio", "Trainer"]

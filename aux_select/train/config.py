@@ -1,0 +1,79 @@
+"""A run's training settings (`TrainConfig`), the device and precision they resolve to, and the
+part of them that goes into a store key."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+RUN_BUDGET = ("max_steps", "max_total_factor", "eval_every", "patience")
+NOT_IN_KEYS = ("checkpoint_every",)  # how a run is kept while it trains, not what it computes
+
+
+def result_settings(config: TrainConfig) -> dict:
+    """The config's fields that can change a result (all but `NOT_IN_KEYS`): what store keys
+    hold, so a checkpointed run and an uninterrupted one are one stored run."""
+    return {k: v for k, v in asdict(config).items() if k not in NOT_IN_KEYS}
+
+
+def settings_without_budget(config: TrainConfig) -> dict:
+    """The config's result settings minus an MTL run's budget (`RUN_BUDGET`), for store keys of
+    training whose length is set elsewhere (stage 1's rounds, GradTS's fine-tuning epochs):
+    retuning the run budget then keeps those results valid."""
+    return {k: v for k, v in result_settings(config).items() if k not in RUN_BUDGET}
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """cuda, then mps, then cpu, unless a device is named."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"fp32" or "bf16"; "auto" is bf16 where the device does it natively (CUDA with bf16, a
+    CPU whose oneDNN reports bf16 support, e.g. AVX-512 bf16 or AMX), else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "fp32"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 1000          # the primary's optimiser steps; auxiliary batches come on top
+    max_total_factor: float | None = None  # cap: a run trains at most this many times max_steps
+                                   # batches of all tasks together (None: no cap)
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    lr: float = 5e-5               # transformers; the BiLSTM wants about 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1      # share of the run's steps with linear warm-up ...
+    warmup_steps: int | None = None  # ... or this many steps, whatever the run's length
+    lr_schedule: str = "linear"    # after warm-up (transformers.get_scheduler name): linear decay to
+                                   # 0; AutoSeM stage 1 uses "constant_with_warmup"
+    max_grad_norm: float = 1.0
+    eval_every: int | None = None  # primary steps between select evaluations; None: only at the end
+    patience: int | None = None    # early stopping after this many evaluations without gain
+    precision: str = "auto"        # "fp32", "bf16" (autocast; fp32 weights and losses) or "auto"
+                                   # (bf16 where the device supports it: `resolve_precision`)
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every: int | None = None  # steps (of all tasks) between checkpoints of an MTL run, so a
+                                   # killed run resumes from its last one; None: off. In no store
+                                   # key (`NOT_IN_KEYS`): it changes no result
+
+    def __post_init__(self):
+        resolve_precision(self.precision, torch.device("cpu"))  # an unknown precision stops here

@@ -1,0 +1,80 @@
+"""Nothing about a committed result changes with the code's layout: every summary under results/
+is recomputed from the committed store alone (a store that refuses to train or to store anything
+new), equals what is committed, and every entry of the store is read back under the key the
+current code computes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aux_select.analysis import run_control_benchmark
+from aux_select.experiment import Experiment, override
+from aux_select.methods import run_methods
+from aux_select.runtime.store import Store, _jsonable, make_key
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = ROOT / "results" / "cpu" / "store"
+# each committed summary folder and the profile settings it was made with (README "Precision")
+SUMMARIES = {"cpu": [], "cpu+cfef0a": ["train.precision=fp32"]}
+
+
+class ReadOnlyStore(Store):
+    """The committed store, read only: a result it lacks raises (naming the key) instead of being
+    computed, and every key read is recorded."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.read: set[tuple[str, str]] = set()
+
+    def get(self, kind, spec):
+        value = super().get(kind, spec)
+        if value is not None:
+            self.read.add((kind, make_key(kind, spec)))
+        return value
+
+    def get_array(self, kind, spec):
+        array = super().get_array(kind, spec)
+        if array is not None:
+            self.read.add((kind, make_key(kind, spec)))
+        return array
+
+    def put(self, kind, spec, value):
+        if self.get(kind, spec) != _jsonable(value, "value"):  # re-putting what is stored is a no-op
+            raise LookupError(f"{kind} {make_key(kind, spec)} is not in the committed store: the current code "
+                              f"computes another key (or another value) for {json.dumps(_jsonable(spec))[:300]}")
+        return self.path(kind, make_key(kind, spec))
+
+    def put_array(self, kind, spec, array):
+        raise LookupError(f"{kind} array {make_key(kind, spec)} is not in the committed store")
+
+
+def stored_keys(root: Path) -> set[tuple[str, str]]:
+    return {(p.parent.name, p.stem) for p in root.glob("*/*.json")}
+
+
+def comparison_summaries() -> list[tuple[str, Path]]:
+    return [(label, p) for label in SUMMARIES for p in sorted((ROOT / "results" / label).glob("compare_*.json"))]
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_every_committed_summary_and_store_entry_is_read_back_unchanged(data_dir):
+    store = ReadOnlyStore(STORE)
+    for label, path in comparison_summaries():
+        committed = json.loads(path.read_text())
+        settings = committed["settings"]
+        exp = Experiment(override("cpu", SUMMARIES[label]), data_dir=data_dir, store=store, progress=False)
+        again = run_methods(committed["primary"], settings["methods"], settings["seeds"], settings["candidates"], exp)
+        assert again.to_json()["results"] == committed["results"], path.name
+    for path in sorted((ROOT / "results" / "cpu").glob("controls_*.json")):
+        committed = json.loads(path.read_text())
+        settings = committed["comparison"]["settings"]
+        exp = Experiment("cpu", data_dir=data_dir, store=store, progress=False)
+        candidates = [c for c in settings["candidates"] if "~" not in c]
+        again = run_control_benchmark(committed["primary"], settings["methods"], committed["seeds"], candidates, exp)
+        assert again.to_json()["runs"] == committed["runs"] and again.truth == committed["truth"], path.name
+        assert again.comparison.to_json()["results"] == committed["comparison"]["results"], path.name
+    unread = sorted(stored_keys(STORE) - store.read)
+    assert not unread, f"{len(unread)} committed store entries are not read back under the current keys: {unread[:10]}"
