@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aux_select.analysis import run_control_benchmark
+from aux_select.analysis import budget_study, run_control_benchmark
 from aux_select.experiment import Experiment, override
 from aux_select.methods import run_methods
 from aux_select.runtime.store import Store, _jsonable, make_key
@@ -76,5 +76,13 @@ def test_every_committed_summary_and_store_entry_is_read_back_unchanged(data_dir
         again = run_control_benchmark(committed["primary"], settings["methods"], committed["seeds"], candidates, exp)
         assert again.to_json()["runs"] == committed["runs"] and again.truth == committed["truth"], path.name
         assert again.comparison.to_json()["results"] == committed["comparison"]["results"], path.name
+    study = json.loads((ROOT / "results" / "cpu" / "budget.json").read_text())
+    primaries = list(dict.fromkeys(key.split()[0] for key in study["wall_time_s"]))
+    exp = Experiment("cpu", data_dir=data_dir, store=store, progress=False)
+    again = budget_study(primaries, study["lrs"], study["max_steps"], study["eval_every"], exp,
+                         max_budget=study["choice"]["max_steps"])
+    assert (again.curves, again.choice) == (study["curves"], study["choice"])
+    # an earlier study's third rate, for CoLA and SST-2 only: in no summary, but under today's keys too
+    budget_study(["CoLA", "SST-2"], [1e-4], study["max_steps"], study["eval_every"], exp)
     unread = sorted(stored_keys(STORE) - store.read)
     assert not unread, f"{len(unread)} committed store entries are not read back under the current keys: {unread[:10]}"
