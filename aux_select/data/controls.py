@@ -1,11 +1,20 @@
-"""Run profiles: `smoke` (tests, seconds), `cpu` (bundled MiniLM, a laptop), `paper` (a GPU).
+"""Control tasks: auxiliary tasks whose usefulness is known by construction (DESIGN §12).
 
-A profile fixes everything that changes a result: encoder, data caps, the budget of one MTL
-run and every method hyper-parameter (bandit γ and priors, GP calls and R, GradTS thresholds).
-Notebooks take the profile's name as a parameter; `override` changes single fields by dotted
-name (`override(profile, ["gradts.threshold=0.5"])`, `reproduce --set gradts.threshold=0.5`).
-Every field is part of the store keys of what it affects, so an override never reads back a
-result made with other settings.
+For a primary P, one seeded cut of P's train split gives
+
+    P~clone    a disjoint part of P's train rows (profile.controls.clone_fraction), which P no
+               longer trains on: more in-domain data, the clearest helpful auxiliary task
+    P~flip     the clone's rows with every label mapped by a fixed derangement (no label stays
+               itself); regression: mirrored around the middle of P's label range
+    P~shuffle  the clone's rows with the labels permuted across rows (tagging: across every word
+               of the clone, each sentence keeping its words and length): inputs and labels no
+               longer relate
+
+Each control has its own head, like any task. P's select and report splits are untouched and no
+control holds a row of them (a control's own select and report splits are empty: an auxiliary
+task is never scored). A context with `Experiment(..., controls=P)` serves P (the rows the clone
+leaves) and its controls, and offers the controls as candidates; `aux_select.analysis.controls`
+scores every method's choices against them.
 """
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ class Experiment:
         """[unit(self, item) for item in items], in order, by this context's executor; a unit is a
         module-level function (a worker imports it) that stores what it computes. `on_result(i,
         result)` runs here as each one finishes. Serial: this very context, in turn (today's
-        behaviour); Dask: a copy of it per worker, `executor.DaskExecutor.map`."""
+        behaviour); Dask: a copy of it per worker, `runtime.executor.DaskExecutor.map`."""
         context = self if not self.parallel else as_experiment(self, progress=False)  # bars on workers would only fill their logs
         return executor_for(self).map(unit, context, list(items), on_result)
 
@@ -111,7 +111,7 @@ class Experiment:
 
     def candidates(self, primary: str, candidates: Sequence[str] | None = None, pool: str = "glue") -> list[str]:
         """The candidate auxiliary tasks of `primary`, checked (`check_pool`): `candidates` as
-        given, else the tasks of `tasks.POOLS[pool]` the data can provide (a dev-only task as
+        given, else the tasks of `data.POOLS[pool]` the data can provide (a dev-only task as
         its proxy), minus the primary and its own proxy; in a context with `controls=primary`,
         its three control tasks after them."""
         if candidates is None:

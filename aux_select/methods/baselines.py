@@ -51,7 +51,7 @@ def heuristic_order(kind: str, primary: str, stats: dict[str, dict]) -> list[tup
 
 def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
               **settings) -> SelectionResult:
-    """HEU-Size / HEU-Type / HEU-Len: GradTS-trial's greedy search (`selection.greedy_prefix`:
+    """HEU-Size / HEU-Type / HEU-Len: GradTS-trial's greedy search (`greedy.greedy_prefix`:
     candidates added one MTL run at a time, stopping at the first drop in the select score) in
     the heuristic's order instead of Kendall's tau."""
     exp = as_experiment(exp, **settings)

@@ -5,7 +5,7 @@ eval mode accumulate |d loss_x / d gate[l, h]| over examples x (gates from `aux_
 divide the sum by the total number of real (non-padding) tokens of those examples, L2-normalise
 every layer's row and min-max scale the whole layers x heads matrix to [0, 1]. Tasks are
 compared by Kendall's tau-b between their flattened matrices. Selection rules (thres / trial /
-fg) are in `aux_select.gradts_select`.
+fg) are in `aux_select.methods.gradts.select`.
 
 Token weighting (`ImportanceConfig.token_weighting`):
   "total"        (default) Michel et al.'s: the per-example |gradients| summed, then divided by

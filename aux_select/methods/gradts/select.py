@@ -2,7 +2,7 @@
 
   GradTS-thres  every candidate with tau >= 0.47 with the primary.
   GradTS-trial  candidates added in tau order, one MTL run each; stop at the first drop of the
-                primary's select score and keep the set before it (`selection.greedy_prefix`).
+                primary's select score and keep the set before it (`greedy.greedy_prefix`).
   GradTS-fg     the trial-selected auxiliaries' train rows filtered by instance-level tau with
                 the primary's task matrix (>= 0.42); the primary keeps all its data.
 
