@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from aux_select.methods.autosem import stage1 as autosem
-from aux_select.methods.autosem.stage1 import Stage1Result, autosem_p1, run_stage1, thompson_stage1
+from aux_select.methods.autosem.stage1 import Stage1Result, run_stage1, thompson_stage1
 from aux_select.methods.autosem.bandit import ThompsonBandit, select_auxiliary
 from aux_select.data.synthetic import synthetic_task
 from aux_select.model.encoders import EncoderConfig
@@ -151,11 +151,6 @@ def test_bad_task_lists_fail_before_training(tasks, refuse_training):
 def test_run_stage1_rejects_bad_input_before_loading_data(refuse_training, primary, candidates, kwargs, message):
     with pytest.raises(ValueError, match=message):
         run_stage1(primary, candidates, profile=override("smoke", kwargs or []))
-
-
-def test_autosem_p1_rejects_the_primary_as_its_own_auxiliary():
-    with pytest.raises(ValueError, match="among its own candidates"):
-        autosem_p1("RTE", ["RTE"], profile="smoke")
 
 
 def test_run_stage1_is_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aux_select.methods import registry
-from aux_select.runtime.cost import peak
+from aux_select.runtime.cost import Part, peak
 from aux_select.methods.run import Comparison, run_method, run_methods, save_comparison
 from aux_select.analysis.statistics import bootstrap_gains, paired_bootstrap
 from aux_select.analysis.tables import comparison_table, cost_table, selection_matrix
@@ -70,8 +70,8 @@ def test_cost_counts_shared_work_once_and_apart():
     run = {"what": "MTL run", "wall_time_s": 120.0, "peak_memory_mb": 2048.0}
     results = [fake("Single-Task", shared=[SINGLE_TASK_RUN]),
                fake("GradTS-trial", parts=[run, run], shared=[SINGLE_TASK_RUN, HEAD_MATRICES])]
-    shared = {0: [{"key": SINGLE_TASK_RUN, "what": SINGLE_TASK_RUN, "wall_time_s": 60.0, "peak_memory_mb": 1024.0},
-                  {"key": HEAD_MATRICES, "what": "matrices", "wall_time_s": 600.0, "peak_memory_mb": 3072.0}]}
+    shared = {0: [Part(SINGLE_TASK_RUN, 60.0, 1024.0, shared=SINGLE_TASK_RUN),
+                  Part("matrices", 600.0, 3072.0, shared=HEAD_MATRICES)]}
     comparison = Comparison("RTE", results, shared, {"methods": ["Single-Task", "GradTS-trial"]})
     table = cost_table([Comparison.from_json(comparison.to_json())]).set_index("work")
     assert table.loc["GradTS-trial", "wall time (min)"] == 4.0  # its own two runs, not the shared work
@@ -82,7 +82,7 @@ def test_cost_counts_shared_work_once_and_apart():
     # every method once: GradTS-trial's run (the same part twice), single-task, the matrices
     assert table.loc["all methods once, every part counted once", "wall time (min)"] == 2.0 + 1.0 + 10.0
     # shared work no method used is no part of the whole (matrices never computed have no time)
-    alone = Comparison("RTE", results[:1], {0: [shared[0][0], {**shared[0][1], "wall_time_s": math.nan}]},
+    alone = Comparison("RTE", results[:1], {0: [shared[0][0], Part("matrices", math.nan, 3072.0, shared=HEAD_MATRICES)]},
                        {"methods": ["Single-Task"]})
     assert cost_table([alone]).set_index("work").loc["all methods once, every part counted once",
                                                      "wall time (min)"] == 1.0

@@ -6,10 +6,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from aux_select.analysis.controls import control_context, ranking
+from aux_select.analysis.controls import control_context
 from aux_select.data.controls import cut_controls, derangement
 from aux_select.experiment.context import Experiment
-from aux_select.methods.registry import MethodResult
+from aux_select.methods.autosem.stage1 import Stage1Result
+from aux_select.methods.greedy import SelectionResult
 from aux_select.data.controls import ControlConfig
 from aux_select.data.registry import control_names, get_task, task_names
 
@@ -112,11 +113,9 @@ def test_derangement_moves_every_element():
         derangement(1, rng)
 
 
-def test_ranking_reads_each_methods_own_order():
-    def result(details: dict) -> MethodResult:
-        return MethodResult("m", "MRPC", 0, [], 0.5, {}, None, None, [], details=details)
-    candidates = ["RTE", "MRPC~clone", "MRPC~flip"]
-    bandit = result({"utilities": {"MRPC": 0.9, "RTE": 0.2, "MRPC~clone": 0.7, "MRPC~flip": 0.4}})
-    assert ranking(bandit, candidates) == ["MRPC~clone", "MRPC~flip", "RTE"]  # the primary's own arm left out
-    assert ranking(result({"order": [["MRPC~flip", 0.8], ["RTE", 0.5]]}), candidates) == ["MRPC~flip", "RTE"]
-    assert ranking(result({}), candidates) is None
+def test_rankings_are_each_methods_own_order():
+    stage1 = Stage1Result(["MRPC", "RTE", "MRPC~clone", "MRPC~flip"], [], [], [],
+                          {"MRPC": 0.9, "RTE": 0.2, "MRPC~clone": 0.7, "MRPC~flip": 0.7}, {}, [], 0.5, 0.0)
+    assert stage1.ranking == ["MRPC~clone", "MRPC~flip", "RTE"]  # the primary's own arm left out; a tie keeps arm order
+    selection = SelectionResult("GradTS-trial", "MRPC", [("MRPC~flip", 0.8), ("RTE", 0.5)], [], None)
+    assert selection.ranking == ["MRPC~flip", "RTE"]

@@ -1,7 +1,7 @@
 import pytest
 
 from aux_select.experiment import context as experiment
-from aux_select.methods.baselines import no_sel, single_task
+from aux_select.methods.run import run_method
 from aux_select.experiment.context import Experiment, as_experiment, check_pool
 from aux_select.experiment.profiles import PROFILES, get_profile, override
 from aux_select.runtime.store import Store
@@ -52,11 +52,14 @@ def test_a_primary_never_gets_its_own_proxy_from_the_pool(fixture_data_dir):
 
 def test_the_flat_call_and_the_context_are_one(monkeypatch):
     exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"])
-    assert single_task("RTE", exp) == single_task("RTE", exp, seed=0) and len(calls) == 1
+    assert run_method("Single-Task", "RTE", ["MRPC"], exp) == run_method("Single-Task", "RTE", ["MRPC"], exp, seed=0)
+    assert len(calls) == 1
     other = as_experiment(exp, seed=1)
     assert other.seed == 1 and other.task("RTE") is exp.task("RTE")  # tasks shared across seeds
-    with pytest.raises(ValueError, match="fixes profile"):
+    with pytest.raises(ValueError, match="loads its data differently"):  # cpu's caps are not smoke's
         as_experiment(exp, profile="cpu")
+    with pytest.raises(ValueError, match="fixes data_dir and controls"):
+        as_experiment(exp, data_dir="elsewhere")
     assert as_experiment(None, profile="smoke", seed=2).seed == 2
 
 
@@ -72,10 +75,9 @@ def test_proportional_ratios_are_one_run(monkeypatch):
 
 def test_a_gp_point_reads_autosem_p1s_stored_run(monkeypatch, tmp_path):
     """AutoSeM-p1's uniform [1, 1] run is the GP's [2, 2] point: stored once, never trained twice."""
-    from aux_select.methods.autosem import stage1 as autosem
     from aux_select.methods.autosem import stage2 as mixing
     exp, calls = fake_experiment(monkeypatch, ["RTE", "MRPC"], store=Store(tmp_path))
-    p1 = autosem.autosem_p1("RTE", ["MRPC"], exp)
+    p1 = exp.run(["RTE", "MRPC"], [1, 1])  # AutoSeM-p1's run when stage 1 selects MRPC
     assert mixing.ratio_trial(exp, ["RTE", "MRPC"], [2, 2]).select_score == p1.select_score
     assert len(calls) == 1 and len(Store(tmp_path).records("run")) == 1
 
@@ -91,28 +93,29 @@ def test_store_keys_say_what_made_a_result(monkeypatch, tmp_path):
 
 def test_runs_are_stored_and_reused(fixture_data_dir, tmp_path, monkeypatch):
     store = Store(tmp_path)
-    first = single_task("WNLI", profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
+    first = run_method("Single-Task", "WNLI", ["RTE"], profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
     assert len(store.records("run")) == 1
 
     def no_training(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
 
     monkeypatch.setattr(experiment, "run_mtl", no_training)
-    again = single_task("WNLI", profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
+    again = run_method("Single-Task", "WNLI", ["RTE"], profile="smoke", data_dir=fixture_data_dir, store=store, progress=False)
     assert again == first
     with pytest.raises(AssertionError, match="trained again"):  # another seed is another run
-        single_task("WNLI", profile="smoke", seed=1, data_dir=fixture_data_dir, store=store, progress=False)
+        run_method("Single-Task", "WNLI", ["RTE"], profile="smoke", seed=1, data_dir=fixture_data_dir, store=store,
+                   progress=False)
 
 
 def test_no_sel_uses_every_available_candidate_uniformly(fixture_data_dir):
     exp = Experiment("smoke", data_dir=fixture_data_dir, progress=False)
     candidates = exp.candidates("RTE")
     assert "RTE" not in candidates and "MNLI-proxy" in candidates and "QQP" not in candidates
-    result = no_sel("RTE", ["WNLI", "MRPC"], exp)
-    assert result.tasks == ["RTE", "MRPC", "WNLI"] and result.ratio == [1, 1, 1]
-    assert set(result.examples_seen) == {"RTE", "WNLI", "MRPC"}
+    result = run_method("NO-SEL", "RTE", ["WNLI", "MRPC"], exp)
+    assert result.selected == ["MRPC", "WNLI"] and result.ratio == [1, 1, 1]
+    assert set(exp.run(["RTE", "MRPC", "WNLI"], [1, 1, 1]).examples_seen) == {"RTE", "WNLI", "MRPC"}
     with pytest.raises(ValueError, match="among its own candidates"):
-        no_sel("RTE", ["RTE"], exp)
+        run_method("NO-SEL", "RTE", ["RTE"], exp)
 
 
 def test_mtl_run_rejects_bad_ratio_before_loading():

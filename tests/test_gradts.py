@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 from aux_select.methods.gradts import importance as gradts
-from aux_select.methods.baselines import heuristic, heuristic_order
+from aux_select.methods.baselines import heuristic_order, heuristic_search
 from aux_select.data.synthetic import synthetic_task
 from aux_select.experiment.context import Experiment
 from aux_select.methods.gradts.importance import (ImportanceConfig, head_importance, importance_matrices, instance_importance, kendall_tau, normalise,
     rank_candidates, sample_indices, task_importance, task_instance_importance, tau_matrix)
-from aux_select.methods.gradts.select import (fg_keep, filter_tasks, gradts_fg, gradts_thres, gradts_trial, instance_taus, thres_select)
+from aux_select.methods.gradts.select import (fg_keep, filter_by_instances, filter_tasks, instance_taus, select_by_threshold,
+    select_by_trials, thres_select)
 from aux_select.experiment.profiles import get_profile, override
 from aux_select.methods.greedy import greedy_prefix
 from aux_select.runtime.store import Store
@@ -83,17 +84,16 @@ def fake_scorer(table: dict[tuple, float]):
 def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
     score, calls = fake_scorer({(): 0.60, ("A",): 0.62, ("A", "B"): 0.62, ("A", "B", "C"): 0.58,
                                 ("A", "B", "C", "D"): 0.90})
-    selected, trials = greedy_prefix(["A", "B", "C", "D"], score)
+    selected, tried = greedy_prefix(["A", "B", "C", "D"], score)
     assert selected == ["A", "B"]  # a tie goes on
     assert calls == [(), ("A",), ("A", "B"), ("A", "B", "C")]  # D is never tried
-    assert [t["tasks"] for t in trials] == [["A"], ["A", "B"], ["A", "B", "C"]]
-    assert [t["select_score"] for t in trials] == [0.62, 0.62, 0.58]
+    assert tried == [["A"], ["A", "B"], ["A", "B", "C"]]
 
 
 def test_trial_keeps_nothing_when_the_first_candidate_hurts():
     score, calls = fake_scorer({(): 0.6, ("A",): 0.5})
-    selected, trials = greedy_prefix(["A", "B"], score)
-    assert selected == [] and len(trials) == 1 and len(calls) == 2
+    selected, tried = greedy_prefix(["A", "B"], score)
+    assert selected == [] and len(tried) == 1 and len(calls) == 2
 
 
 def test_a_failed_run_counts_as_a_drop():
@@ -261,20 +261,20 @@ def test_gradts_and_heuristics_end_to_end(fixture_data_dir, tmp_path):
     profile = override("smoke", ["importance.warmup_epochs=1", "importance.sample_fraction=0.25",
                                  "gradts.threshold=-1.0", "gradts.fg_threshold=-1.0"])
     exp = Experiment(profile, data_dir=fixture_data_dir, store=Store(tmp_path), progress=False)
-    trial = gradts_trial("WNLI", ["RTE", "MRPC"], exp)
+    trial = select_by_trials("WNLI", ["RTE", "MRPC"], exp)
     assert [t for t, _ in trial.order] in (["RTE", "MRPC"], ["MRPC", "RTE"])
     assert trial.trials and trial.run.tasks[0] == "WNLI" and set(trial.run.tasks[1:]) == set(trial.selected)
-    thres = gradts_thres("WNLI", ["RTE", "MRPC"], exp)
+    thres = select_by_threshold("WNLI", ["RTE", "MRPC"], exp)
     assert thres.selected == [t for t, _ in thres.order] and thres.order == trial.order
-    fg = gradts_fg("WNLI", ["RTE", "MRPC"], exp, trial=trial)
+    fg = filter_by_instances("WNLI", trial, exp)
     assert set(fg.kept_fraction) == set(fg.instance_taus) == set(trial.selected)  # tau >= -1 keeps every
     assert all(f > 0.9 for f in fg.kept_fraction.values())                        # constant-free row
     assert all(len(fg.instance_taus[t]) == len(exp.task(t).train) for t in trial.selected)
-    heu = heuristic("size", "WNLI", ["RTE", "MRPC"], exp)
-    assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and heu.trials[0]["tasks"] == ["MRPC"]
+    heu = heuristic_search("size", "WNLI", ["RTE", "MRPC"], exp)
+    assert [t for t, _ in heu.order] == ["MRPC", "RTE"] and heu.trials[0].tasks == ["MRPC"]
     assert len(heu.trials) == (2 if heu.selected else 1)  # the greedy stops at the first drop
-    assert heuristic("type", "WNLI", ["MRPC", "RTE"], exp).order[0][0] == "RTE"
-    assert heuristic("len", "WNLI", ["RTE", "MRPC"], exp).method == "HEU-Len"
+    assert heuristic_search("type", "WNLI", ["MRPC", "RTE"], exp).order[0][0] == "RTE"
+    assert heuristic_search("len", "WNLI", ["RTE", "MRPC"], exp).method == "HEU-Len"
 
 
 def test_a_set_is_one_run_whatever_order_the_search_added_it_in(fixture_data_dir, tmp_path):

@@ -137,6 +137,9 @@ def test_stage2_stores_every_point_and_resumes(fake, tmp_path, monkeypatch):
     assert len(record["value"]["trials"]) == 7
     again = Stage2Result.from_json(json.loads(json.dumps(resumed.to_json())))
     assert json.dumps(again.to_json()) == json.dumps(resumed.to_json())
+    # a finished search is read back as stored: no optimiser, no GP fitted to replay it
+    monkeypatch.setattr(gp_search, "make_optimizer", lambda *a, **k: pytest.fail("a finished search was replayed"))
+    assert json.dumps(run_stage2("RTE", ["MRPC"], fake(store=store)[0]).to_json()) == json.dumps(full.to_json())
 
 
 def test_stage2_records_a_diverged_run_and_chooses_among_the_rest(fake, monkeypatch):
@@ -150,7 +153,7 @@ def test_stage2_records_a_diverged_run_and_chooses_among_the_rest(fake, monkeypa
     assert failed.failure.startswith("loss became nan") and math.isnan(failed.select_score)
     assert calls[0] == (["RTE"], [1])  # the primary alone trains as single-task
     assert calls[1] == (["RTE", "MRPC"], [3, 7])  # 6:14 trains as its canonical 3:7
-    assert result.best_ratio == [6, 14] and result.ratio == {"RTE": 6, "MRPC": 14}
+    assert result.best_ratio == [6, 14] and result.tasks == ["RTE", "MRPC"]
     assert (result.best_select_score, result.report_score) == (1.0, 0.9)
     assert result.optimize_result().func_vals[0] == 0.0  # the GP saw accuracy's worst score
 

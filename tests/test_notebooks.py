@@ -116,9 +116,10 @@ def test_03_gp_mixing(fixture_data_dir, tmp_path):
                            store_dir=str(tmp_path / "store"))
     assert {"primary", "profile", "seeds", "candidates", "stage1", "stage2", "paper", "comparison"} == set(summary)
     stage1, stage2 = Stage1Result.from_json(summary["stage1"]), Stage2Result.from_json(summary["stage2"])
-    assert summary["paper"][0]["who"] == "ours" and summary["paper"][0]["ratio order"] == ":".join(stage2.ratio)
+    assert summary["paper"][0]["who"] == "ours" and summary["paper"][0]["ratio order"] == ":".join(stage2.tasks)
+    assert summary["paper"][0]["ratio"] == ":".join(map(str, stage2.best_ratio))
     assert stage2.tasks == ["RTE", *stage1.selected] and "RTE" not in stage1.selected
-    assert list(stage2.ratio) == stage2.tasks and stage2.ratio["RTE"] >= 1
+    assert len(stage2.best_ratio) == len(stage2.tasks) and stage2.best_ratio[0] >= 1
     assert len(stage2.trials) == SMOKE.gp.calls
     assert len({tuple(t.ratio) for t in stage2.trials}) == len(stage2.trials)
     assert stage2.best_select_score == max(t.select_score for t in stage2.trials if not t.failure)
@@ -126,7 +127,7 @@ def test_03_gp_mixing(fixture_data_dir, tmp_path):
                                    summary["candidates"])
     autosem = comparison.results[-1]  # the best trial of the search above, read back
     assert autosem.select_score == stage2.best_select_score
-    assert set(autosem.selected) == {t for t, r in stage2.ratio.items() if r > 0} - {"RTE"}
+    assert set(autosem.selected) == {t for t, r in zip(stage2.tasks[1:], stage2.best_ratio[1:]) if r > 0}
     assert_figures(tmp_path, "03_RTE_convergence.png", "03_RTE_objective.png", "03_RTE_trials.png")
     assert stored(tmp_path, "stage1") == 1  # stage 1 ran here, once for the notebook and AutoSeM
     assert stored(tmp_path, "gp_search") == 1
@@ -178,8 +179,8 @@ def test_06_compare(fixture_data_dir, tmp_path):
         # every other method has work of its own, unless it selected nothing (its run is the single-task one)
         assert r.method == "Single-Task" or not r.selected or r.wall_time_s > 0
     assert list(comparison_table(comparison.results).index) == method_names()
-    assert {p["key"] for p in comparison.shared[0]} == {"single-task run", "head-importance matrices"}
-    assert all(p["wall_time_s"] > 0 for parts in comparison.shared.values() for p in parts)
+    assert {p.shared for p in comparison.shared[0]} == {"single-task run", "head-importance matrices"}
+    assert all(p.wall_time_s > 0 for parts in comparison.shared.values() for p in parts)
     assert comparison.settings["profile"] == "smoke" and comparison.settings["candidates"] == POOL
     assert_figures(tmp_path, "06_RTE_gains.png", "06_RTE_selection.png")
 
@@ -261,19 +262,20 @@ def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_di
             "--data-dir", str(fixture_data_dir), "--out-dir", str(tmp_path / "out"),
             "--figures-dir", str(tmp_path / "fig"), "--store-dir", str(tmp_path / "store")]
     reproduce.main(args)
-    executed = tmp_path / "out" / "notebooks" / "06_compare_RTE.ipynb"
-    first = executed.stat().st_mtime_ns
+    written = tmp_path / "out" / "compare_RTE.json"
+    first = written.stat().st_mtime_ns
     reproduce.main(args)  # everything is there: nothing runs again
-    assert executed.stat().st_mtime_ns == first and "RTE: every method and seed already in" in capsys.readouterr().out
-    summary = json.loads((tmp_path / "out" / "compare_RTE.json").read_text())
-    assert summary["settings"]["profile"] == override("smoke", settings).label  # the settings reached notebook 06
+    assert written.stat().st_mtime_ns == first and "RTE: every method and seed already in" in capsys.readouterr().out
+    summary = json.loads(written.read_text())
+    assert summary["settings"]["profile"] == override("smoke", settings).label  # the settings reached the methods
+    assert (tmp_path / "fig" / "06_RTE_gains.png").is_file()
     assert [r["method"] for r in summary["results"]] == methods
     table = (tmp_path / "out" / "summary" / "comparison.md").read_text()
     assert all(m in table for m in methods) and "RTE" in table and "WNLI" in table
     costs = (tmp_path / "out" / "summary" / "cost.csv").read_text()
     assert "shared: single-task run" in costs
 
-    controls = [*args, "--controls"]  # notebook 09 for RTE, shown in RESULTS.md beside the comparison
+    controls = [*args, "--controls"]  # RTE's control benchmark, shown in RESULTS.md beside the comparison
     reproduce.main(controls)
     bench = ControlBenchmark.from_json(json.loads((tmp_path / "out" / "controls_RTE.json").read_text()))
     assert [r.method for r in bench.comparison.results] == methods and bench.seeds == [0]

@@ -84,7 +84,7 @@ def test_claims_count_intervals_and_check_the_order_pair_by_pair():
 
 
 def test_our_selection_beside_autosems():
-    frame = papers.selection_beside_paper("RTE", ["MRPC", "CoLA"], {"RTE": 2, "MRPC": 1, "CoLA": 1}, FIXTURE)
+    frame = papers.selection_beside_paper("RTE", ["MRPC", "CoLA"], ["RTE", "MRPC", "CoLA"], [2, 1, 1], FIXTURE)
     assert frame.loc["ours", "ratio order"] == "RTE:MRPC:CoLA" and frame.loc["ours", "ratio"] == "2:1:1"
     assert frame.loc["AutoSeM paper", "selected"] == "QQP, MNLI"
-    assert list(papers.selection_beside_paper("CoLA", [], None, FIXTURE).index) == ["ours"]
+    assert list(papers.selection_beside_paper("CoLA", [], path=FIXTURE).index) == ["ours"]

@@ -12,6 +12,7 @@ import torch
 
 from aux_select.methods.gradts import importance as gradts
 from aux_select.methods.autosem import stage2 as mixing
+from aux_select.methods.registry import method_names
 from aux_select.methods.run import run_methods
 from aux_select.runtime.executor import DaskExecutor, UnitFailed, make_executor
 from aux_select.experiment.context import Experiment
@@ -56,7 +57,7 @@ def test_every_method_on_two_workers_gives_the_serial_results(local2, fixture_da
     expected = run_methods("RTE", None, [0, 1], POOL, serial)
     got = run_methods("RTE", None, [0, 1], POOL, parallel)
     assert [outcome(r) for r in got.results] == [outcome(r) for r in expected.results]  # scores, selections, ratios
-    assert len(got.results) == 20 and {r.seed for r in got.results} == {0, 1}
+    assert len(got.results) == 2 * len(method_names()) and {r.seed for r in got.results} == {0, 1}
     assert all(np.array_equal(matrices[n], gradts.importance_matrices(names, serial)[n]) for n in names)
     assert not list(parallel.store.root.rglob("*.lock")) and not (parallel.store.root / "run_checkpoints").exists()
 
@@ -135,22 +136,23 @@ def test_a_dask_executor_needs_a_store(local2):
     assert make_executor(local2) is local2 and isinstance(make_executor(local2.client), DaskExecutor)
 
 
-def test_reproduce_runs_the_pipelines_on_the_executor_before_the_notebooks(local2, fixture_data_dir, tmp_path,
+def test_reproduce_runs_the_pipelines_on_the_executor_then_reads_them_back(local2, fixture_data_dir, tmp_path,
                                                                             monkeypatch):
     from aux_select.experiment import context as experiment
-    from aux_select.methods import run as fanout
-    from aux_select import reproduce
+    from aux_select.methods.run import run_pipelines
+    from aux_select.reproduce import cli
     store, methods = Store(tmp_path / "store"), ["Single-Task", "NO-SEL"]
-    fanout.run_pipelines(local2, ["WNLI"], [0, 1], methods, SMOKE, fixture_data_dir, store)  # one unit per seed
+    run_pipelines(local2, ["WNLI"], [0, 1], methods, SMOKE, fixture_data_dir, store)  # one unit per seed
     monkeypatch.setattr(experiment, "run_mtl", lambda *a, **k: pytest.fail("a stored run was trained again"))
     exp = Experiment(SMOKE, data_dir=fixture_data_dir, store=store, progress=False)
-    assert len(run_methods("WNLI", methods, [0, 1], None, exp).results) == 4  # what notebook 06 then reads back
+    assert len(run_methods("WNLI", methods, [0, 1], None, exp).results) == 4  # what reproduce then reads back
 
-    calls = []
-    monkeypatch.setattr(fanout, "run_pipelines", lambda *args: calls.append(args))
-    monkeypatch.setattr(reproduce, "run_primary", lambda primary, **kwargs: tmp_path / f"{primary}.ipynb")
-    monkeypatch.setattr(reproduce, "aggregate", lambda *args, **kwargs: {})
-    reproduce.main(["--primaries", "WNLI", "RTE", "--seeds", "0", "1", "--profile", "smoke", "--executor", "local:2",
-                    "--out-dir", str(tmp_path / "out"), "--store-dir", str(tmp_path / "store")])
+    calls, summaries = [], []
+    monkeypatch.setattr(cli, "run_pipelines", lambda *args: calls.append(args))
+    monkeypatch.setattr(cli, "run_primary", lambda primary, **kwargs: summaries.append((primary, kwargs["executor"])))
+    monkeypatch.setattr(cli, "aggregate", lambda *args, **kwargs: {})
+    cli.main(["--primaries", "WNLI", "RTE", "--seeds", "0", "1", "--profile", "smoke", "--executor", "local:2",
+              "--out-dir", str(tmp_path / "out"), "--store-dir", str(tmp_path / "store")])
     (executor, primaries, seeds, *_), = calls
     assert (executor, primaries, seeds) == ("local:2", ["WNLI", "RTE"], [0, 1])
+    assert summaries == [("WNLI", "serial"), ("RTE", "serial")]  # each summary read back here, nothing run twice

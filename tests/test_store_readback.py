@@ -12,7 +12,7 @@ import pytest
 from aux_select.analysis import budget_study, run_control_benchmark
 from aux_select.experiment import Experiment, override
 from aux_select.methods import run_methods
-from aux_select.runtime.store import Store, _jsonable, make_key
+from aux_select.runtime.store import Store, jsonable, make_key
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = ROOT / "results" / "cpu" / "store"
@@ -41,9 +41,9 @@ class ReadOnlyStore(Store):
         return array
 
     def put(self, kind, spec, value):
-        if self.get(kind, spec) != _jsonable(value, "value"):  # re-putting what is stored is a no-op
+        if self.get(kind, spec) != jsonable(value, "value"):  # re-putting what is stored is a no-op
             raise LookupError(f"{kind} {make_key(kind, spec)} is not in the committed store: the current code "
-                              f"computes another key (or another value) for {json.dumps(_jsonable(spec))[:300]}")
+                              f"computes another key (or another value) for {json.dumps(jsonable(spec))[:300]}")
         return self.path(kind, make_key(kind, spec))
 
     def put_array(self, kind, spec, array):

@@ -13,7 +13,7 @@ never read: the runs score report too, as every run does, but the curves and the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -44,7 +44,8 @@ class BudgetStudy(JsonResult):
 def study_experiment(exp: Experiment, lr: float, max_steps: int, eval_every: int) -> Experiment:
     """`exp` with a single-task run of `max_steps` at `lr`, scored every `eval_every` steps, no
     early stopping, no cap and no per-primary budget: nothing the study itself chooses enters
-    its runs' store keys, so choosing a budget never invalidates the study."""
+    its runs' store keys, so choosing a budget never invalidates the study. The same data,
+    store and memo (`as_experiment` with the new profile, whose data settings are `exp`'s)."""
     settings = [f"train.lr={lr}", f"train.max_steps={max_steps}", f"train.eval_every={eval_every}",
                 "train.patience=null", "train.max_total_factor=null", "primary_steps={}"]
     profile = override(exp.profile, settings)
@@ -53,7 +54,7 @@ def study_experiment(exp: Experiment, lr: float, max_steps: int, eval_every: int
                          f"warmup_steps={profile.train.warmup_steps}: a curve read off one run is the shorter runs "
                          "only under a constant rate after a fixed warm-up; set train.lr_schedule="
                          "constant_with_warmup and train.warmup_steps")
-    return replace(exp, profile=profile, _cache=exp._cache)
+    return as_experiment(exp, profile=profile)
 
 
 def budget_study(primaries: Sequence[str], lrs: Sequence[float], max_steps: int = 1200, eval_every: int = 150,

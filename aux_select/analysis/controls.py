@@ -27,9 +27,9 @@ from aux_select.analysis.statistics import gain_per_seed, paired_bootstrap
 from aux_select.analysis.tables import cost_table, unique_work_s
 from aux_select.data.registry import CONTROL_KINDS, control_names, get_task
 from aux_select.experiment.context import Experiment, as_experiment
-from aux_select.methods.registry import MethodResult, run_part
+from aux_select.methods.registry import run_part
 from aux_select.methods.run import Comparison, run_methods
-from aux_select.runtime.cost import peak
+from aux_select.runtime.cost import Part, peak
 from aux_select.runtime.store import JsonResult
 
 HELPFUL, HARMFUL, NO_EFFECT = "helpful", "harmful", "no effect shown"
@@ -45,17 +45,6 @@ def control_context(exp: Experiment, primary: str) -> Experiment:
                       executor=exp.executor, controls=primary)
 
 
-def ranking(result: MethodResult, candidates: Sequence[str]) -> list[str] | None:
-    """The candidates in the order the method ranked them, best first: AutoSeM's utilities,
-    GradTS's tau, a HEU key; None for a method that ranks nothing (Single-Task, NO-SEL)."""
-    if "utilities" in result.details:
-        utilities = result.details["utilities"]
-        return sorted((c for c in candidates if c in utilities), key=lambda c: -utilities[c])
-    if "order" in result.details:
-        return [task for task, _ in result.details["order"]]
-    return None
-
-
 @dataclass
 class ControlBenchmark(JsonResult):
     primary: str
@@ -69,12 +58,14 @@ class ControlBenchmark(JsonResult):
     settings: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"primary": self.primary, "metric": self.metric, "seeds": self.seeds, "runs": self.runs,
+        runs = [{**r, "part": asdict(r["part"])} for r in self.runs]
+        return {"primary": self.primary, "metric": self.metric, "seeds": self.seeds, "runs": runs,
                 "truth": self.truth, "comparison": self.comparison.to_json(), "settings": self.settings}
 
     @classmethod
     def from_json(cls, d: dict) -> "ControlBenchmark":
-        return cls(**{**d, "comparison": Comparison.from_json(d["comparison"])})
+        return cls(**{**d, "runs": [{**r, "part": Part.from_json(r["part"])} for r in d["runs"]],
+                      "comparison": Comparison.from_json(d["comparison"])})
 
     def truth_table(self) -> pd.DataFrame:
         """A row per control: its gain over the primary alone (report, ×100), the interval, the verdict."""
@@ -87,7 +78,7 @@ class ControlBenchmark(JsonResult):
         """A row per method: the share of seeds whose final run included each control, each
         control's mean place in the method's ranking (1 = first; blank where it ranks nothing),
         and its final report score (×100) with the gains over single-task and over primary + clone."""
-        candidates, clone = self.comparison.settings["candidates"], control_names(self.primary)[0]
+        clone = control_names(self.primary)[0]
         rows = []
         for method in dict.fromkeys(r.method for r in self.comparison.results):
             mine = [r for r in self.comparison.results if r.method == method]
@@ -95,7 +86,7 @@ class ControlBenchmark(JsonResult):
             for kind, name in zip(CONTROL_KINDS, control_names(self.primary)):
                 row[f"selected {kind}"] = np.mean([name in r.selected for r in mine])
             for kind, name in zip(CONTROL_KINDS, control_names(self.primary)):
-                orders = [ranking(r, candidates) for r in mine]
+                orders = [r.ranking for r in mine]
                 row[f"rank {kind}"] = (np.mean([o.index(name) + 1 for o in orders]) if all(o and name in o for o in orders)
                                        else np.nan)
             row[self.metric] = 100 * np.mean([r.report[self.metric] for r in mine])
@@ -104,7 +95,7 @@ class ControlBenchmark(JsonResult):
             rows.append(row)
         return pd.DataFrame(rows).set_index("method")
 
-    def _truth_parts(self) -> dict[int, list[dict]]:
+    def _truth_parts(self) -> dict[int, list[Part]]:
         return {seed: [r["part"] for r in self.runs if r["seed"] == seed and r["control"] is not None]
                 for seed in self.seeds}
 
@@ -120,9 +111,9 @@ class ControlBenchmark(JsonResult):
         whole benchmark once per seed with every part counted once."""
         truth = self._truth_parts()
         table = cost_table([self.comparison])
-        truth_gb = peak(p["peak_memory_mb"] for parts in truth.values() for p in parts) / 1024
+        truth_gb = peak(p.peak_memory_mb for parts in truth.values() for p in parts) / 1024
         rows = [{"primary": self.primary, "work": f"ground truth: {self.primary} + each control at 1:1",
-                 "wall time (min)": np.mean([sum(p["wall_time_s"] for p in parts) for parts in truth.values()]) / 60,
+                 "wall time (min)": np.mean([sum(p.wall_time_s for p in parts) for parts in truth.values()]) / 60,
                  "peak memory (GB)": truth_gb, "uses shared": ""},
                 {"primary": self.primary, "work": "the benchmark once (methods and ground truth), every part counted once",
                  "wall time (min)": np.mean(self.minutes_per_seed()),

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aux_select.analysis.tables import primary_metrics
-from aux_select.methods.registry import MethodResult, method_names
+from aux_select.methods.registry import MethodResult, baseline_method, claimed_order, method_names
 
 COLUMNS = ["paper", "table", "method", "task", "metric", "value", "split", "note"]
 SPLITS = ("dev", "test", "train", "n/a")  # train: the data statistics of GradTS Table 7
@@ -91,14 +91,14 @@ def autosem_selections(path: str | os.PathLike | None = None) -> pd.DataFrame:
         ["selected", "ratio_order", "ratio", "source"]]
 
 
-def selection_beside_paper(primary: str, selected: list[str], ratio: dict[str, int] | None = None,
-                           path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Our stage-1 selection (and stage-2 ratio, {task: entry}, primary first) beside AutoSeM's
-    own for the primary (section 5.2: BiLSTM + ELMo, full GLUE with QQP and the real MNLI and
-    QNLI): a row each."""
+def selection_beside_paper(primary: str, selected: list[str], tasks: Sequence[str] = (),
+                           ratio: Sequence[int] | None = None, path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Our stage-1 selection (and stage-2 ratio over `tasks`, primary first, as
+    `Stage2Result.tasks` and `.best_ratio` give them) beside AutoSeM's own for the primary
+    (section 5.2: BiLSTM + ELMo, full GLUE with QQP and the real MNLI and QNLI): a row each."""
     rows = [{"who": "ours", "selected": ", ".join(selected) or "-",
-             "ratio": ":".join(map(str, ratio.values())) if ratio else "-",
-             "ratio order": ":".join(ratio) if ratio else "-"}]
+             "ratio": ":".join(map(str, ratio)) if ratio else "-",
+             "ratio order": ":".join(tasks) if ratio else "-"}]
     theirs = autosem_selections(path)
     if primary in theirs.index:
         row = theirs.loc[primary]
@@ -108,10 +108,6 @@ def selection_beside_paper(primary: str, selected: list[str], ratio: dict[str, i
 
 
 # ----------------------------------------------------------------------------- beside the papers
-
-# GradTS's and AutoSeM's claimed order, best first (GradTS Tables 2 and 4)
-PAPERS_ORDER = ("GradTS-fg", "GradTS-trial", "AutoSeM", "AutoSeM-p1", "Single-Task")
-
 
 def papers_table(results: Sequence[MethodResult], tables: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """Our report score (mean over seeds, ×100) and gain over our Single-Task beside GradTS's
@@ -132,9 +128,9 @@ def papers_table(results: Sequence[MethodResult], tables: pd.DataFrame) -> tuple
         theirs = pd.Series(theirs, dtype=float)
         column = f"{primary} {metric}"
         table[(column, "ours")] = ours
-        table[(column, "ours Δ")] = ours - ours.get("Single-Task", np.nan)
+        table[(column, "ours Δ")] = ours - ours.get(baseline_method(), np.nan)
         table[(column, "paper")] = theirs
-        table[(column, "paper Δ")] = theirs - theirs.get("Single-Task", np.nan)
+        table[(column, "paper Δ")] = theirs - theirs.get(baseline_method(), np.nan)
     order = [m for m in method_names() if m in set(frame["method"])]
     out = pd.DataFrame(table).reindex(order)
     out.columns = pd.MultiIndex.from_tuples(out.columns)
@@ -144,7 +140,7 @@ def papers_table(results: Sequence[MethodResult], tables: pd.DataFrame) -> tuple
 def claims(results: Sequence[MethodResult], gains: pd.DataFrame) -> list[str]:
     """The reading of the results, one line per primary, made from them: which methods beat
     Single-Task with a 95 % paired-bootstrap interval excluding 0 (and how many intervals were
-    tested), and whether the papers' order (`PAPERS_ORDER`) holds, pair by pair."""
+    tested), and whether the papers' claimed order (`registry.claimed_order`) holds, pair by pair."""
     lines = []
     for primary in dict.fromkeys(r.primary for r in results):
         mine = gains[gains["primary"] == primary] if len(gains) else gains
@@ -156,11 +152,11 @@ def claims(results: Sequence[MethodResult], gains: pd.DataFrame) -> list[str]:
         metric = primary_metrics(primary)[0]
         means = pd.DataFrame([{"method": r.method, "score": r.report[metric]} for r in results
                               if r.primary == primary]).groupby("method")["score"].mean()
-        ordered = [m for m in PAPERS_ORDER if m in means]
+        ordered = [m for m in claimed_order() if m in means]
         pairs = [f"{a} {'≥' if means[a] >= means[b] else '<'} {b}" for a, b in zip(ordered, ordered[1:])]
         held = sum("≥" in p for p in pairs)
         lines.append(f"**{primary}** ({metric}, {len(mine)} intervals tested): "
-                     f"beat Single-Task: {', '.join(better) or 'none'}; "
+                     f"beat {baseline_method()}: {', '.join(better) or 'none'}; "
                      f"below it: {', '.join(worse) or 'none'}. "
                      + (f"The papers' order holds for {held} of {len(pairs)} adjacent pairs: {'; '.join(pairs)}."
                         if pairs else "The papers' order: fewer than two of its methods here yet."))

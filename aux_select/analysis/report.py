@@ -19,6 +19,7 @@ from aux_select.analysis import papers
 from aux_select.analysis.controls import ControlBenchmark
 from aux_select.analysis.papers import claims, papers_table
 from aux_select.experiment.profiles import get_profile
+from aux_select.methods.registry import baseline_method, claimed_order
 from aux_select.methods.run import Comparison
 
 HEADLINE_START = "<!-- headline table: start -->"
@@ -40,7 +41,7 @@ def markdown(table: pd.DataFrame, index: bool = True) -> str:
 
 
 def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
-    """The headline table with its caption: every method against Single-Task, beside GradTS."""
+    """The headline table with its caption: every method against the baseline, beside GradTS."""
     results = [r for c in comparisons for r in c.results]
     table, sources = papers_table(results, tables)
     seeds = {c.primary: len(c.settings.get("seeds", [])) for c in comparisons}
@@ -50,7 +51,7 @@ def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
              "",
              f"*ours*: report split (GLUE dev) score ×100 of the final run, mean over seeds "
              f"({', '.join(f'{p}: {n}' for p, n in seeds.items())}), profile `{profile}` "
-             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's Single-Task. "
+             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's {baseline_method()}. "
              f"*paper*: GradTS (Ma et al., EMNLP 2021), {papers.SETTINGS['GradTS']}; "
              + "; ".join(f"{p} from {s}" for p, s in sources.items()) + ". "
              "The papers' numbers are the best dev score over epochs, ours one run chosen on select: "
@@ -91,7 +92,7 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
     """The whole RESULTS.md: headline, reading, full table, gains, cost, selections, control
     tasks, budget."""
     tables = papers.paper_tables() if tables is None else tables
-    results = [r for c in comparisons for r in c.results]
+    results, baseline = [r for c in comparisons for r in c.results], baseline_method()
 
     def figure(name: str, caption: str) -> str:  # a link relative to RESULTS.md, which sits in out_dir
         return f"![{caption}]({Path(os.path.relpath(figures_dir / name, out_dir)).as_posix()})"
@@ -99,22 +100,21 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
     sections = [
         f"# Results: profile `{comparisons[0].settings.get('profile', '?')}`",
         f"Written by `{command}` from the summaries beside this file; do not edit by hand.",
-        "## Every method against Single-Task, beside the papers", headline(comparisons, tables),
+        f"## Every method against {baseline}, beside the papers", headline(comparisons, tables),
         "## Reading",
-        "Each line is computed from the tables below: a method *beats* Single-Task where the 95 % "
+        f"Each line is computed from the tables below: a method *beats* {baseline} where the 95 % "
         "paired-bootstrap interval of its gain on report rows excludes 0; with that many intervals "
         "per primary, about one in twenty excludes 0 by chance. The interval resamples report rows "
         "with the trained runs held fixed, so it leaves out how far a run moves with its training "
         "seed; where there are several seeds, the gain at each seed is beside it (in seed order). "
-        "The papers' order is GradTS-fg ≥ "
-        "GradTS-trial ≥ AutoSeM ≥ AutoSeM-p1 ≥ Single-Task (GradTS Tables 2 and 4), checked pair by pair "
+        f"The papers' order is {' ≥ '.join(claimed_order())} (GradTS Tables 2 and 4), checked pair by pair "
         "on mean report scores.",
         "\n\n".join(f"- {line}" for line in claims(results, written["gains"])),
         "## Report scores (GradTS Table 2 layout)",
         "Report split ×100, mean ± sample std over seeds.",
         markdown(written["comparison"], True),
-        "## Gains over Single-Task with 95 % paired-bootstrap intervals",
-        markdown(written["gains"], False) if len(written["gains"]) else "(no method besides Single-Task yet)",
+        f"## Gains over {baseline} with 95 % paired-bootstrap intervals",
+        markdown(written["gains"], False) if len(written["gains"]) else f"(no method besides {baseline} yet)",
         figure("06_gains.png", "gains over single-task") if len(written["gains"]) else "",
         "## Cost (GradTS Table 3 layout)",
         "Minutes on this machine's two CPU cores; the last row per primary runs every method once "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from aux_select.analysis.tables import primary_metrics
 from aux_select.data.registry import get_task
-from aux_select.methods.registry import MethodResult, method_names
+from aux_select.methods.registry import MethodResult, baseline_method, method_names
 from aux_select.train.metrics import as_rows, resample_scores
 
 
@@ -47,12 +47,12 @@ def gain_per_seed(labels: Sequence, method: Sequence, baseline: Sequence, metric
     return " / ".join(f"{100 * g:+.1f}" for g in gains)
 
 
-def bootstrap_gains(results: Sequence[MethodResult], baseline: str = "Single-Task", n_resamples: int = 1000,
+def bootstrap_gains(results: Sequence[MethodResult], baseline: str | None = None, n_resamples: int = 1000,
                     seed: int = 0) -> pd.DataFrame:
-    """Each method's gain over `baseline` per primary on the primary's first metric, ×100, with a
+    """Each method's gain over `baseline` (None: the registry's baseline, Single-Task) per primary on the primary's first metric, ×100, with a
     95 % paired bootstrap interval over report rows, over the seeds both have, and the gain at
     each of those seeds ("gain per seed", in seed order)."""
-    rows = []
+    rows, baseline = [], baseline or baseline_method()
     by_key = {(r.method, r.primary, r.seed): r for r in results}
     for primary in dict.fromkeys(r.primary for r in results):
         metric = primary_metrics(primary)[0]

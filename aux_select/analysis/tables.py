@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from aux_select.data.registry import get_task
-from aux_select.methods.registry import HEAD_MATRICES, SINGLE_TASK_RUN, MethodResult, method_names
+from aux_select.methods.registry import MethodResult, baseline_method, method_names
 from aux_select.methods.run import Comparison
-from aux_select.runtime.cost import peak
+from aux_select.runtime.cost import Part, peak
 
 # ----------------------------------------------------------------------------- tables
 
@@ -54,11 +54,11 @@ def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
                          "wall time (min)": np.mean([r.wall_time_s for r in mine]) / 60,
                          "peak memory (GB)": peak(r.peak_memory_mb for r in mine) / 1024,
                          "uses shared": ", ".join(dict.fromkeys(s for r in mine for s in r.shared))})
-        for key in (SINGLE_TASK_RUN, HEAD_MATRICES):
-            parts = [p for seed_parts in c.shared.values() for p in seed_parts if p["key"] == key]
-            rows.append({"primary": c.primary, "work": f"shared: {parts[0]['what']}",
-                         "wall time (min)": np.mean([p["wall_time_s"] for p in parts]) / 60,
-                         "peak memory (GB)": peak(p["peak_memory_mb"] for p in parts) / 1024, "uses shared": ""})
+        for key in dict.fromkeys(p.shared for seed_parts in c.shared.values() for p in seed_parts):
+            parts = [p for seed_parts in c.shared.values() for p in seed_parts if p.shared == key]
+            rows.append({"primary": c.primary, "work": f"shared: {parts[0].what}",
+                         "wall time (min)": np.mean([p.wall_time_s for p in parts]) / 60,
+                         "peak memory (GB)": peak(p.peak_memory_mb for p in parts) / 1024, "uses shared": ""})
         rows.append({"primary": c.primary, "work": "all methods once, every part counted once",
                      "wall time (min)": np.mean([unique_work_s(c, seed) for seed in c.shared]) / 60,
                      "peak memory (GB)": peak(r["peak memory (GB)"] for r in rows if r["primary"] == c.primary),
@@ -66,23 +66,23 @@ def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[dict] = ()) -> float:
+def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[Part] = ()) -> float:
     """Seconds to run every method of the comparison once at `seed`: each part (an MTL run, stage
     1, a set of instance matrices) counted once however many methods used it, the shared work
     that some method used and `more_parts` (work beside the methods, e.g. the controls' ground
     truth) included."""
     mine = [r for r in comparison.results if r.seed == seed]
     used = {key for r in mine for key in r.shared}
-    parts = {p["what"]: p for r in mine for p in r.parts}
-    parts |= {p["what"]: p for p in [*(s for s in comparison.shared[seed] if s["key"] in used), *more_parts]}
-    return float(sum(p["wall_time_s"] for p in parts.values()))
+    parts = {p.what: p for r in mine for p in r.parts}
+    parts |= {p.what: p for p in [*(s for s in comparison.shared[seed] if s.shared in used), *more_parts]}
+    return float(sum(p.wall_time_s for p in parts.values()))
 
 
 def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]:
     """GradTS Fig. 1 data: per method, primaries × auxiliary tasks (every task any method
     selected), each cell the fraction of that primary's seeds whose final run included the task."""
     out, tasks = {}, sorted({t for r in results for t in r.selected})
-    for method in [m for m in method_names() if m != "Single-Task" and any(r.method == m for r in results)]:
+    for method in [m for m in method_names() if m != baseline_method() and any(r.method == m for r in results)]:
         mine = [r for r in results if r.method == method]
         primaries = list(dict.fromkeys(r.primary for r in mine))
         frame = pd.DataFrame(0.0, index=primaries, columns=tasks)

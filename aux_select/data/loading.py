@@ -217,7 +217,7 @@ def _take(n: int, fraction: float | None, cap: int | None) -> int:
     return n if cap is None else min(n, cap)
 
 
-def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int = 0,
+def load_task(name: str | TaskSpec, data_dir: str | os.PathLike | None = None, *, seed: int = 0,
               select_fraction: float = 0.1, select_cap: int | None = 1000,
               train_fraction: float | None = None, train_cap: int | None = None,
               report_cap: int | None = None, check_rows: bool = True) -> TaskData:
@@ -226,20 +226,22 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None, *, seed: int
     select: `select_fraction` of the train source (at most `select_cap` rows), held out with
     `seed`. train: the rest, optionally subsampled by `train_fraction` and/or `train_cap`.
     Subsamples are prefixes of one seeded permutation, so a smaller sample is always a subset
-    of a larger one and the same arguments always give the same rows.
+    of a larger one and the same arguments always give the same rows. `name` may be a spec (your
+    own task's, `data.task_from_file`: its files are named in full, so any data root serves it).
     """
-    spec = get_task(name)
+    spec = name if isinstance(name, TaskSpec) else get_task(name)
     if spec.control_of is not None:
-        raise ValueError(f"{name} is a control task, cut from {spec.control_of}'s train split: a context with "
+        raise ValueError(f"{spec.name} is a control task, cut from {spec.control_of}'s train split: a context with "
                          f"controls={spec.control_of!r} serves it (Experiment(..., controls={spec.control_of!r}))")
-    root = data_root(data_dir)
+    own = spec.local_train is not None and Path(spec.local_train.path).is_absolute()
+    root = Path(spec.local_train.path).parent if own else data_root(data_dir)  # root / an absolute path = the path
     train_src, report_src, source = _load_sources(spec, root, check_rows)
     rng = np.random.default_rng(seed)
     notes = []
     if spec.proxy_of is not None:  # said first, wherever the notes are shown
         notes.append(f"PROXY for {spec.proxy_of}: built from its dev file only; "
                      f"never report it as {spec.proxy_of}")
-    if source.startswith("local:") and is_sample_root(root):  # not the official files: say so
+    if source.startswith("local:") and is_sample_root(root) and not own:  # not the official files: say so
         found = (f"{len(train_src)} train and {len(report_src)} dev rows" if report_src is not None else
                  f"{len(train_src)} rows in the {'dev' if spec.proxy_of else 'train'} file")
         notes.append(f"sample data root ({root / SAMPLE_MARKER}): {found}, not the official files "

@@ -43,11 +43,7 @@ def read_local_file(root: Path, file: LocalFile, spec: TaskSpec, check_rows: boo
     Row (and, for tagging, word) counts are checked against the complete official file, except
     under a sample root (`is_sample_root`), whose files are not the official ones."""
     path = root / file.path
-    format = file.format or path.suffix.lstrip(".")
-    if format not in READERS:
-        raise ValueError(f"{file.path}: unknown format {format!r}; name one of {', '.join(READERS)} "
-                         "in LocalFile(format=...)")
-    rows = READERS[format](path, file)
+    rows = read_rows(path, file)
     if check_rows and not is_sample_root(root):
         counts = [("data rows", len(rows), file.rows)]
         if file.tokens is not None:
@@ -58,6 +54,16 @@ def read_local_file(root: Path, file: LocalFile, spec: TaskSpec, check_rows: boo
                     f"{path}: {found} {what}, expected {expected} for the complete file; replace the "
                     "file with the official one or pass check_rows=False to use it as is")
     return [convert_row(spec, row, path, lineno) for lineno, row in rows]
+
+
+def read_rows(path: Path, file: LocalFile) -> Rows:
+    """(line number, row) pairs of the file at `path` in its source columns, by `file`'s format
+    (None: from the suffix); a malformed row raises `DataFormatError` naming file and line."""
+    format = file.format or path.suffix.lstrip(".")
+    if format not in READERS:
+        raise ValueError(f"{file.path}: unknown format {format!r}; name one of {', '.join(READERS)} "
+                         "in LocalFile(format=...)")
+    return READERS[format](path, file)
 
 
 def _read_tsv(path: Path, file: LocalFile) -> Rows:

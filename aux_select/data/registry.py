@@ -194,14 +194,30 @@ def get_task(name: str) -> TaskSpec:
         primary, sep, kind = name.rpartition("~")
         if not (sep and kind in CONTROL_KINDS and primary in REGISTRY and REGISTRY[primary].control_of is None):
             raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(REGISTRY)} "
-                             f"(and a task's controls, e.g. RTE~{'/'.join(CONTROL_KINDS)})")
+                             f"(and a task's controls, e.g. RTE~{'/'.join(CONTROL_KINDS)}; your own task: "
+                             "register it first, aux_select.data.task_from_file)")
         REGISTRY[name] = replace(REGISTRY[primary], name=name, hub=None, local_train=None, local_report=None,
                                  control_of=primary)
     return REGISTRY[name]
 
 
+BUILT_IN = frozenset(REGISTRY)  # every task above; one registered later is a user's own
+
+
 def register_task(spec: TaskSpec) -> None:
-    """Add a task (e.g. a user's own data set) to the registry."""
-    if spec.name in REGISTRY:
-        raise ValueError(f"task {spec.name!r} is already registered")
+    """Add a task (e.g. your own, `data.task_from_file`) to the registry. The same spec again
+    changes nothing; another spec under an own task's name replaces it (its file changed) and
+    forgets that task's controls; a built-in task's name is refused."""
+    if REGISTRY.get(spec.name) == spec:
+        return
+    if spec.name in BUILT_IN or spec.control_of is not None or "~" in spec.name:
+        raise ValueError(f"task {spec.name!r} is already registered (or names a control task); choose another name")
+    for name in [n for n, s in REGISTRY.items() if s.control_of == spec.name]:
+        del REGISTRY[name]  # cut from the spec being replaced
     REGISTRY[spec.name] = spec
+
+
+def own_tasks() -> tuple[TaskSpec, ...]:
+    """The tasks registered after the built-in ones (your own), controls apart: what a data
+    catalogue made now holds and sends to Dask workers with the context."""
+    return tuple(s for n, s in REGISTRY.items() if n not in BUILT_IN and s.control_of is None)

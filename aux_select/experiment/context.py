@@ -1,22 +1,24 @@
-"""One experiment context: profile, seed, data, store and progress, in one object.
+"""One experiment context: profile, seed, data, store and executor, in one object.
 
     exp = Experiment("cpu", seed=0, store=default_store(profile="cpu"))
-    rte = exp.task("RTE")                       # loaded once per context, with the profile's splits
+    rte = exp.task("RTE")                       # loaded once, by the context's data catalogue
     pool = exp.candidates("RTE")                # the GLUE pool the data provides, checked
     run = exp.run(["RTE", "MRPC"], [2, 2])      # trained once, stored as the canonical [1, 1]
 
 Every public function of the library takes an `Experiment` or builds one from the same
 keywords (`single_task("RTE", profile="cpu", store=store)`), through `as_experiment`. The
-context owns the split rules (a primary's own proxy is never its candidate; report data
-decides nothing: it enters a store key only where a result holds report scores) and the
-store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity,
-the resolved device kind and the code-schema version, so a key changes exactly when the result
-would.
+context asks its data catalogue (`aux_select.data.catalogue.TaskCatalogue`: the data root, the
+profile's data settings, the split rules, your own registered tasks) for every task, and owns
+the store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity, the
+resolved device kind and the code-schema version, so a key changes exactly when the result would.
+What else it keeps in memory (results without a store, fine-tuned weights, executors) is in its
+`memo`; its copies (`with_seed`, `as_experiment`) share the catalogue and the memo.
 
 The context also says where independent units of work run (`executor`: "serial", the default,
 here one after another; or a Dask `Client`, a scheduler address or "local:N"; see
 `aux_select.runtime.executor` and `Experiment.map`). A context crosses to a worker as its settings
-only, and each worker loads its own tasks; results come back through the shared store.
+only (the catalogue as its settings and your own tasks' specs), and each worker loads its own
+tasks; results come back through the shared store.
 """
 from __future__ import annotations
 
@@ -29,18 +31,29 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from aux_select.data.controls import cut_controls
-from aux_select.data.loading import TaskData, available_tasks, load_task
-from aux_select.data.registry import POOLS, control_names, get_task
+from aux_select.data.catalogue import TaskCatalogue, check_pool, same_data
+from aux_select.data.loading import TaskData
 from aux_select.experiment.profiles import Profile, get_profile
 from aux_select.model.encoders import encoder_identity
 from aux_select.runtime.executor import DaskExecutor, SerialExecutor, is_serial, make_executor
-from aux_select.runtime.store import Store, content_hash, default_store, make_key, project_root
+from aux_select.runtime.store import Store, default_store, make_key, project_root
 from aux_select.train.config import pick_device, resolve_precision, result_settings
 from aux_select.train.run import RunResult, run_mtl
 from aux_select.train.schedule import canonical_ratio, validate_ratio
 
+__all__ = ["Experiment", "Memo", "as_experiment", "check_pool", "same_data", "output_dirs", "warn_without_store",
+           "executor_for"]
 SPLITS = ("train", "select", "report")
+
+
+@dataclass
+class Memo:
+    """What a context and its copies keep in memory besides tasks, each in its named place."""
+    results: dict = field(default_factory=dict)    # store key -> result, for a context without a store
+    weights: dict = field(default_factory=dict)    # store key -> model weights trained once without a
+                                                   # store (GradTS's fine-tuned encoders)
+    executors: dict = field(default_factory=dict)  # executor setting -> the executor made for it
+    warned: bool = False                           # said once that results live in memory only
 
 
 @dataclass(frozen=True)
@@ -55,17 +68,23 @@ class Experiment:
     controls: str | None = None      # a primary whose control tasks this context serves
                                      # (aux_select.data.controls): P~clone, P~flip, P~shuffle are then
                                      # candidates, and P trains on the train rows the clone leaves
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # tasks, hashes, memo, executors
+    catalogue: TaskCatalogue | None = field(default=None, repr=False, compare=False)  # where tasks come
+                                     # from; None: a new one for data_dir, controls and the profile's data settings
+    memo: Memo = field(default_factory=Memo, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "profile", get_profile(self.profile))
-        if self.controls is not None and get_task(self.controls).control_of is not None:
-            raise ValueError(f"controls={self.controls!r}: name the primary (e.g. {get_task(self.controls).control_of!r})")
+        data = (self.profile.data_kwargs(), self.profile.controls)
+        if self.catalogue is None:
+            object.__setattr__(self, "catalogue", TaskCatalogue(self.data_dir, *data, controls=self.controls))
+        elif not self.catalogue.serves(self.data_dir, self.controls, *data):
+            raise ValueError(f"profile {self.profile.label!r} loads its data differently from this context's "
+                             f"catalogue (data_dir, controls or the data settings {data[0]}); build a new Experiment")
 
     def __reduce__(self):
         # pickled (sent to a Dask worker) as its settings only: no loaded data, no executor; the
-        # other side loads its own tasks, once per process (`_rebuild`)
-        return _rebuild, (self.profile, self.seed, self.data_dir, self.store, self.progress, self.controls)
+        # other side loads its own tasks, once per process (`data.catalogue.shared_catalogue`)
+        return _rebuild, (self.profile, self.seed, self.store, self.progress, self.catalogue)
 
     # ------------------------------------------------------------------ parallel units
 
@@ -84,46 +103,30 @@ class Experiment:
         return executor_for(self).map(unit, context, list(items), on_result)
 
     def with_seed(self, seed: int) -> "Experiment":
-        """The same context at another seed (loaded tasks are shared: they do not depend on it)."""
-        return replace(self, seed=seed, _cache=self._cache)
+        """The same context at another seed, sharing its catalogue and memo (loaded tasks do not
+        depend on the seed; the memo holds store keys, which name it)."""
+        return replace(self, seed=seed)
 
-    # ------------------------------------------------------------------ tasks and pools
+    # ------------------------------------------------------------------ tasks and pools: the catalogue's
 
     def task(self, name: str) -> TaskData:
-        """The named task with the profile's splits and caps, loaded once per context."""
-        tasks = self._cache.setdefault("tasks", {})
-        if name not in tasks:
-            if self.controls is not None and self.controls in (name, get_task(name).control_of):
-                # P and its controls come from one cut of P's train split, loaded together
-                primary = load_task(self.controls, self.data_dir, **self.profile.data_kwargs())
-                tasks.update(cut_controls(primary, self.profile.controls))
-            else:
-                tasks[name] = load_task(name, self.data_dir, **self.profile.data_kwargs())
-        return tasks[name]
+        """The named task with the profile's splits and caps, loaded once per catalogue."""
+        return self.catalogue.task(name)
 
     def tasks(self, names: Sequence[str]) -> list[TaskData]:
-        return [self.task(n) for n in names]
+        return self.catalogue.tasks(names)
 
     def use_task(self, task: TaskData) -> None:
         """Serve `task` under its name from now on (your own splits, or a test's altered ones);
         its store keys follow its content."""
-        self._cache.setdefault("tasks", {})[task.name] = task
+        self.catalogue.use_task(task)
 
     def candidates(self, primary: str, candidates: Sequence[str] | None = None, pool: str = "glue") -> list[str]:
         """The candidate auxiliary tasks of `primary`, checked (`check_pool`): `candidates` as
         given, else the tasks of `data.POOLS[pool]` the data can provide (a dev-only task as
         its proxy), minus the primary and its own proxy; in a context with `controls=primary`,
         its three control tasks after them."""
-        if candidates is None:
-            if pool not in POOLS:
-                raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
-            candidates = [t for t in available_tasks(self.data_dir, POOLS[pool])
-                          if t != primary and not same_data(primary, t)]
-            if self.controls == primary:
-                candidates += control_names(primary)
-        candidates = list(candidates)
-        check_pool(primary, candidates)
-        return candidates
+        return self.catalogue.candidates(primary, candidates, pool)
 
     # ------------------------------------------------------------------ store keys
 
@@ -135,14 +138,7 @@ class Experiment:
     def task_key(self, task: TaskData, splits: Sequence[str] = SPLITS) -> dict:
         """A task's part of a store key: its name and the content hash of each split that the
         result depends on (head importance reads train only, stage 1 train and select)."""
-        hashes = self._cache.setdefault("hashes", {})
-        out = {"name": task.name}
-        for split in splits:
-            ds = getattr(task, split)
-            if id(ds) not in hashes:
-                hashes[id(ds)] = (ds, content_hash(ds))  # the dataset is held, so its id stays its own
-            out[split] = hashes[id(ds)][1]
-        return out
+        return {"name": task.name} | {split: self.catalogue.split_hash(getattr(task, split)) for split in splits}
 
     @property
     def precision(self) -> str:
@@ -162,11 +158,10 @@ class Experiment:
         """`store.get_or_compute`, or without a store a memo that lives as long as this context."""
         if self.store is not None:
             return self.store.get_or_compute(kind, spec, compute, stale=stale)
-        memo = self._cache.setdefault("memo", {})
         key = make_key(kind, spec)
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key]
+        if key not in self.memo.results:
+            self.memo.results[key] = compute()
+        return self.memo.results[key]
 
     def put(self, kind: str, spec: Mapping, value: Mapping) -> None:
         """Store (or, without a store, memoise) `value` under (kind, spec), replacing what was there:
@@ -174,7 +169,7 @@ class Experiment:
         if self.store is not None:
             self.store.put(kind, spec, value)
         else:
-            self._cache.setdefault("memo", {})[make_key(kind, spec)] = value
+            self.memo.results[make_key(kind, spec)] = value
 
     def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if self.store is not None:
@@ -209,58 +204,30 @@ class Experiment:
         return result
 
 
-_CONTEXTS: dict[str, dict] = {}  # this process's caches of contexts rebuilt from settings
+def _rebuild(profile: Profile, seed: int, store: Store | None, progress: bool, catalogue: TaskCatalogue) -> Experiment:
+    """A pickled context on the other side, holding the catalogue its settings name in this process
+    (`data.catalogue.shared_catalogue`: contexts rebuilt here share loaded tasks, as `with_seed` copies do)."""
+    return Experiment(profile, seed=seed, data_dir=catalogue.data_dir, store=store, progress=progress,
+                      controls=catalogue.controls, catalogue=catalogue)
 
 
-def _rebuild(profile: Profile, seed: int, data_dir, store: Store | None, progress: bool,
-             controls: str | None = None) -> Experiment:
-    """A pickled context on the other side: the contexts rebuilt in one process with one profile
-    and data folder share their loaded tasks (as `with_seed` copies do; nothing cached depends on
-    the seed or the store: the memo holds store keys)."""
-    key = make_key("context", {"profile": asdict(profile), "data_dir": str(data_dir), "controls": controls})
-    return Experiment(profile, seed=seed, data_dir=data_dir, store=store, progress=progress, controls=controls,
-                      _cache=_CONTEXTS.setdefault(key, {}))
-
-
-CHANGEABLE = {"seed", "progress", "store", "executor"}  # what `as_experiment` may change on a context
+CHANGEABLE = {"seed", "progress", "store", "executor", "profile"}  # what `as_experiment` may change on a context
 
 
 def as_experiment(exp: Experiment | None = None, **settings) -> Experiment:
     """`exp` as it is, or with the given settings changed (`seed=1`), or, without one, a new
     context from the keywords (`profile`, `seed`, `data_dir`, `store`, `progress`, `executor`):
     the flat call `single_task("RTE", profile="cpu", store=store)` and `single_task("RTE", exp)`
-    are one."""
+    are one. A changed context shares `exp`'s catalogue and memo: another profile must load the
+    data as `exp`'s does (it may change training and method settings, as the budget study does)."""
     if exp is None:
         return Experiment(**settings)
     if not settings:
         return exp
     if set(settings) - CHANGEABLE:
-        raise ValueError(f"an Experiment fixes profile, data_dir and controls; build a new one instead of "
+        raise ValueError(f"an Experiment fixes data_dir and controls; build a new one instead of "
                          f"changing {sorted(set(settings) - CHANGEABLE)}")
-    return replace(exp, **settings, _cache=exp._cache)
-
-
-def same_data(a: str, b: str) -> bool:
-    """True if one task is the other's proxy (QNLI and QNLI-proxy): their data overlap (with the
-    hub, QNLI's report set is the dev file QNLI-proxy trains on)."""
-    return get_task(a).proxy_of == b or get_task(b).proxy_of == a
-
-
-def check_pool(primary: str, candidates: Sequence[str]) -> None:
-    """Reject unknown tasks, a primary among its own candidates or its proxy there, duplicates
-    or an empty pool, before any data is loaded or model trained."""
-    for name in (primary, *candidates):
-        get_task(name)  # an unknown name raises, listing the known ones
-    if primary in candidates:
-        raise ValueError(f"the primary task {primary!r} is among its own candidates; remove it from candidates")
-    shared = [c for c in candidates if same_data(primary, c)]
-    if shared:
-        raise ValueError(f"candidate {shared[0]!r} is built from the same data as the primary {primary!r} "
-                         "(one is the other's proxy), so it would train on the primary's report rows; remove it")
-    if len(set(candidates)) != len(candidates):
-        raise ValueError(f"candidates {list(candidates)} name a task twice")
-    if not candidates:
-        raise ValueError("no candidate auxiliary tasks; give at least one")
+    return replace(exp, **settings)
 
 
 def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None,
@@ -279,8 +246,8 @@ def output_dirs(profile: str | Profile, out_dir: str | os.PathLike | None = None
 
 def warn_without_store(exp: Experiment, what: str) -> None:
     """One warning per context that `what` keeps its results in memory only."""
-    if exp.store is None and not exp._cache.get("warned"):
-        exp._cache["warned"] = True
+    if exp.store is None and not exp.memo.warned:
+        exp.memo.warned = True
         warnings.warn(f"{what} without a store: every run is kept in memory for this context only and "
                       "trained again in a new one; pass store=default_store(profile=...) to keep them",
                       stacklevel=3)
@@ -290,7 +257,7 @@ def executor_for(exp: "Experiment") -> SerialExecutor | DaskExecutor:
     """The context's executor, made on first use and shared by its copies (`with_seed`)."""
     if is_serial(exp.executor):
         return SerialExecutor()
-    made = exp._cache.setdefault("executors", {})
+    made = exp.memo.executors
     key = exp.executor if isinstance(exp.executor, str) else id(exp.executor)
     if key not in made:
         made[key] = make_executor(exp.executor)

@@ -1,5 +1,6 @@
-"""Baselines every method is compared against: single-task, NO-SEL (all candidates, uniform) and
-GradTS §5.3's greedy heuristics HEU-Size, HEU-Type and HEU-Len."""
+"""GradTS §5.3's greedy heuristics, the baselines HEU-Size, HEU-Type and HEU-Len: the order each
+puts the candidates in, and the greedy search in that order. (Single-Task and NO-SEL are one run
+each: `methods.catalogue`.)"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,22 +8,6 @@ from typing import Sequence
 from aux_select.data.statistics import task_statistics
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.greedy import MTLScorer, SelectionResult, greedy_prefix
-from aux_select.train.run import RunResult
-
-
-def single_task(primary: str, exp: Experiment | None = None, **settings) -> RunResult:
-    """The primary trained alone. `exp` or the keywords of `Experiment` (profile, seed, ...)."""
-    return as_experiment(exp, **settings).run([primary], [1])
-
-
-def no_sel(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
-           **settings) -> RunResult:
-    """NO-SEL: the primary with every candidate at a uniform 1:1:…:1 ratio (candidates=None:
-    the GLUE pool the data provides)."""
-    exp = as_experiment(exp, **settings)
-    candidates = exp.candidates(primary, candidates)
-    return exp.run([primary, *candidates], [1] * (1 + len(candidates)))
-
 
 # ----------------------------------------------------------------------------- GradTS §5.3 heuristics
 
@@ -49,7 +34,7 @@ def heuristic_order(kind: str, primary: str, stats: dict[str, dict]) -> list[tup
     return [(task, key) for _, task, key in sorted(rows)]
 
 
-def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+def heuristic_search(kind: str, primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
               **settings) -> SelectionResult:
     """HEU-Size / HEU-Type / HEU-Len: GradTS-trial's greedy search (`greedy.greedy_prefix`:
     candidates added one MTL run at a time, stopping at the first drop in the select score) in
@@ -59,6 +44,6 @@ def heuristic(kind: str, primary: str, candidates: Sequence[str] | None = None, 
     tasks = exp.tasks([primary, *candidates])
     order = heuristic_order(kind, primary, {t.name: task_statistics(t) for t in tasks})
     scorer = MTLScorer(exp, [primary, *candidates])
-    selected, trials = greedy_prefix([t for t, _ in order], scorer)
+    selected, tried = greedy_prefix([t for t, _ in order], scorer)
     return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, selected, scorer.run(selected),
-                           trials=scorer.with_costs(trials))
+                           trials=scorer.trials(tried))

@@ -1,70 +1,108 @@
 """The ten methods of the two papers, registered in the papers' order (the order of every table):
 Single-Task, NO-SEL, AutoSeM-p1, AutoSeM, GradTS-thres, GradTS-trial, GradTS-fg, HEU-Size,
-HEU-Type, HEU-Len. Each is one function from (context, primary, candidates) to a `MethodResult`
-built from its final run, its own work (`parts`) and the shared work it used."""
+HEU-Type, HEU-Len; and the two pieces of shared work they lean on. Each method is one function
+from (context, primary, candidates) to a `MethodResult` built from its final run, its own work
+(`parts`), the shared work it used and its ranking of the candidates."""
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 from aux_select.experiment.context import Experiment
-from aux_select.methods import baselines
-from aux_select.methods.autosem import stage1 as autosem
-from aux_select.methods.autosem import stage2 as mixing
+from aux_select.methods.autosem.stage1 import Stage1Result, run_stage1
+from aux_select.methods.autosem.stage2 import run_stage2
+from aux_select.methods.baselines import heuristic_search
 from aux_select.methods.gradts import importance as gradts
-from aux_select.methods.gradts import select as gradts_select
-from aux_select.methods.greedy import SelectionResult
+from aux_select.methods.gradts.select import filter_by_instances, select_by_threshold, select_by_trials
+from aux_select.methods.greedy import MTLScorer, SelectionResult
 from aux_select.methods.registry import (
     HEAD_MATRICES,
     SINGLE_TASK_RUN,
     MethodResult,
+    SharedWork,
     method_result,
-    part,
     register_method,
+    register_shared,
     run_name,
     run_part,
 )
+from aux_select.runtime.cost import Part, peak
+from aux_select.train.run import RunResult
+
+# ----------------------------------------------------------------------------- shared work
 
 
-def _greedy_parts(primary: str, selection: SelectionResult) -> list[dict]:
-    """The runs of a greedy search, as its trials recorded them (the empty set, the single-task
-    run, is shared and never among them)."""
-    return [part(run_name([primary, *t["tasks"]]), t["wall_time_s"], t["peak_memory_mb"]) for t in selection.trials]
+def train_alone(primary: str, *, exp: Experiment) -> RunResult:
+    """The primary trained alone: the start of every greedy search and the baseline of every gain."""
+    return exp.run([primary], [1])
+
+
+def _single_task_cost(exp: Experiment, primary: str, candidates: Sequence[str]) -> Part:
+    run = train_alone(primary, exp=exp)
+    return Part(SINGLE_TASK_RUN, run.wall_time_s, run.peak_memory_mb, shared=SINGLE_TASK_RUN)
+
+
+def _matrices_cost(exp: Experiment, primary: str, candidates: Sequence[str]) -> Part:
+    costs = [gradts.importance_cost(t, exp) for t in exp.tasks([primary, *candidates])]
+    return Part(f"{HEAD_MATRICES} ({1 + len(candidates)} tasks)", sum(c.get("wall_time_s", math.nan) for c in costs),
+                peak(c.get("peak_memory_mb", math.nan) for c in costs), shared=HEAD_MATRICES)
+
+
+register_shared(SharedWork(SINGLE_TASK_RUN, lambda primary, candidates: [(train_alone, (primary,))], _single_task_cost))
+register_shared(SharedWork(HEAD_MATRICES, lambda primary, candidates: [(gradts.task_importance, (t,))
+                                                                       for t in (primary, *candidates)],
+                           _matrices_cost))
+
+# ----------------------------------------------------------------------------- what results hold
+
+
+def _greedy_parts(exp: Experiment, primary: str, candidates: list[str], selection: SelectionResult) -> list[Part]:
+    """The runs of a greedy search, read back (the empty set, the single-task run, is shared and
+    never among its trials)."""
+    scorer = MTLScorer(exp, [primary, *candidates])
+    return [run_part(scorer.run(t.tasks)) for t in selection.trials]
 
 
 def _selection_details(selection: SelectionResult) -> dict:
     return {"order": [list(o) for o in selection.order],
-            "trials": [{"tasks": t["tasks"], "select_score": t["select_score"]} for t in selection.trials]}
+            "trials": [{"tasks": t.tasks, "select_score": t.select_score} for t in selection.trials]}
 
 
-def _stage1_part(stage1: autosem.Stage1Result) -> dict:
-    return part(f"stage 1: {len(stage1.trajectory)} bandit rounds", stage1.wall_time_s, stage1.peak_memory_mb)
+def _stage1_part(stage1: Stage1Result) -> Part:
+    return Part(f"stage 1: {len(stage1.trajectory)} bandit rounds", stage1.wall_time_s, stage1.peak_memory_mb)
 
 
 # ----------------------------------------------------------------------------- the ten methods
 
-@register_method("Single-Task", mixed_pools=True)
+
+@register_method("Single-Task", shares=[SINGLE_TASK_RUN], mixed_pools=True, baseline=True, claimed_rank=5)
 def single_task(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    return method_result("Single-Task", exp, baselines.single_task(primary, exp), shared=[SINGLE_TASK_RUN])
+    return method_result("Single-Task", exp, train_alone(primary, exp=exp), shared=[SINGLE_TASK_RUN])
 
 
 @register_method("NO-SEL")
 def no_sel(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    run = baselines.no_sel(primary, candidates, exp)
+    """Every candidate at a uniform 1:1:…:1 ratio."""
+    run = exp.run([primary, *candidates], [1] * (1 + len(candidates)))
     return method_result("NO-SEL", exp, run, [run_part(run)])
 
 
-@register_method("AutoSeM-p1", mixed_pools=True)
+@register_method("AutoSeM-p1", mixed_pools=True, claimed_rank=4)
 def autosem_p1(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    stage1 = autosem.run_stage1(primary, candidates, exp)
-    run = autosem.autosem_p1(primary, stage1.selected, exp)
+    """Stage 1's selection at a uniform ratio."""
+    stage1 = run_stage1(primary, candidates, exp)
+    run = exp.run([primary, *stage1.selected], [1] * (1 + len(stage1.selected)))
     return method_result("AutoSeM-p1", exp, run, [_stage1_part(stage1), run_part(run)],
-                         details={"utilities": stage1.utilities, "pulls": stage1.pulls})
+                         details={"utilities": stage1.utilities, "pulls": stage1.pulls},
+                         ranking=stage1.ranking)
 
 
-@register_method("AutoSeM", mixed_pools=True)
-def autosem_full(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
+@register_method("AutoSeM", after=["AutoSeM-p1"], mixed_pools=True, claimed_rank=3)
+def autosem(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """Stage 1 picks the tasks, stage 2 their ratio; the final model is the best stage-2 trial,
     whose run was already scored on report, so nothing is retrained."""
-    stage1 = autosem.run_stage1(primary, candidates, exp)
-    stage2 = mixing.run_stage2(primary, stage1.selected, exp)
+    stage1 = run_stage1(primary, candidates, exp)
+    stage2 = run_stage2(primary, stage1.selected, exp)
     if stage2.best_ratio is None:
         raise RuntimeError(f"every GP trial for {primary} failed (seed {exp.seed}); see the trials in notebook 03")
     runs = [exp.run(stage2.tasks, t.ratio) for t in stage2.trials]  # stored: read back
@@ -72,61 +110,64 @@ def autosem_full(exp: Experiment, primary: str, candidates: list[str]) -> Method
     return method_result("AutoSeM", exp, best, [_stage1_part(stage1), *map(run_part, runs)],
                          details={"utilities": stage1.utilities, "pulls": stage1.pulls,
                                   "trials": [{"ratio": t.ratio, "select_score": t.select_score, "failure": t.failure}
-                                             for t in stage2.trials]})
+                                             for t in stage2.trials]},
+                         ranking=stage1.ranking)
 
 
-@register_method("GradTS-thres", mixed_pools=True)
+@register_method("GradTS-thres", shares=[HEAD_MATRICES], mixed_pools=True)
 def gradts_thres(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    selection = gradts_select.gradts_thres(primary, candidates, exp)
+    selection = select_by_threshold(primary, candidates, exp)
     if not selection.selected:  # nothing passed the threshold: its run is the single-task run
         return method_result("GradTS-thres", exp, selection.run, [], [SINGLE_TASK_RUN, HEAD_MATRICES],
-                             details=_selection_details(selection))
+                             details=_selection_details(selection), ranking=selection.ranking)
     return method_result("GradTS-thres", exp, selection.run, [run_part(selection.run)], [HEAD_MATRICES],
-                         details=_selection_details(selection))
+                         details=_selection_details(selection), ranking=selection.ranking)
 
 
-@register_method("GradTS-trial", mixed_pools=True)
+@register_method("GradTS-trial", shares=[SINGLE_TASK_RUN, HEAD_MATRICES], mixed_pools=True, claimed_rank=2)
 def gradts_trial(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    trial = gradts_select.gradts_trial(primary, candidates, exp)
-    return method_result("GradTS-trial", exp, trial.run, _greedy_parts(primary, trial), [SINGLE_TASK_RUN, HEAD_MATRICES],
-                         details=_selection_details(trial))
+    trial = select_by_trials(primary, candidates, exp)
+    return method_result("GradTS-trial", exp, trial.run, _greedy_parts(exp, primary, candidates, trial),
+                         [SINGLE_TASK_RUN, HEAD_MATRICES], details=_selection_details(trial), ranking=trial.ranking)
 
 
-@register_method("GradTS-fg", mixed_pools=True)
+@register_method("GradTS-fg", shares=[SINGLE_TASK_RUN, HEAD_MATRICES], after=["GradTS-trial"], mixed_pools=True,
+                 claimed_rank=1)
 def gradts_fg(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """GradTS-trial's search (its runs are parts of this method too), the instance matrices of
     the tasks it kept, and one run on the rows they kept."""
-    trial = gradts_select.gradts_trial(primary, candidates, exp)
-    fg = gradts_select.gradts_fg(primary, candidates, exp, trial=trial)
-    parts = _greedy_parts(primary, trial)
+    trial = select_by_trials(primary, candidates, exp)
+    fg = filter_by_instances(primary, trial, exp)
+    parts = _greedy_parts(exp, primary, candidates, trial)
     for task in exp.tasks(trial.selected):
         cost = gradts.importance_cost(task, exp, instances=True)
-        parts.append(part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
+        parts.append(Part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
     if fg.selected:  # otherwise its run is the single-task run, already shared
-        parts.append({**run_part(fg.run), "what": f"{run_name(fg.run.tasks)} on the rows GradTS-fg kept"})
+        parts.append(Part(f"{run_name(fg.run.tasks)} on the rows GradTS-fg kept", fg.run.wall_time_s,
+                          fg.run.peak_memory_mb))
     return method_result("GradTS-fg", exp, fg.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES], fractions=fg.kept_fraction,
-                         details=_selection_details(fg) | {"kept_fraction": fg.kept_fraction})
+                         details=_selection_details(fg) | {"kept_fraction": fg.kept_fraction}, ranking=fg.ranking)
 
 
 def _heuristic(kind: str, exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    selection = baselines.heuristic(kind, primary, candidates, exp)
-    return method_result(selection.method, exp, selection.run, _greedy_parts(primary, selection), [SINGLE_TASK_RUN],
-                         details=_selection_details(selection))
+    selection = heuristic_search(kind, primary, candidates, exp)
+    return method_result(selection.method, exp, selection.run, _greedy_parts(exp, primary, candidates, selection),
+                         [SINGLE_TASK_RUN], details=_selection_details(selection), ranking=selection.ranking)
 
 
-@register_method("HEU-Size")
+@register_method("HEU-Size", shares=[SINGLE_TASK_RUN])
 def heu_size(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """GradTS-trial's greedy search, largest candidates first."""
     return _heuristic("size", exp, primary, candidates)
 
 
-@register_method("HEU-Type")
+@register_method("HEU-Type", shares=[SINGLE_TASK_RUN])
 def heu_type(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """... candidates of the primary's GLUE type first (then by size)."""
     return _heuristic("type", exp, primary, candidates)
 
 
-@register_method("HEU-Len")
+@register_method("HEU-Len", shares=[SINGLE_TASK_RUN])
 def heu_len(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """... candidates closest to the primary's average length in words first."""
     return _heuristic("len", exp, primary, candidates)

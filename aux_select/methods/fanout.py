@@ -1,29 +1,20 @@
 """What fans out to a Dask executor's workers, and in which waves (`aux_select.runtime.executor`).
 
-The functions here only fill the store. Each sends whole units (one MTL run, one head-importance
-matrix, one bandit trajectory, one greedy or GP search, one (primary, seed) pipeline) in waves,
-each wave after the one whose results it reads; the caller then runs its usual serial code, which
-reads every result back. So a parallel run gives the serial run's results by construction: the
-same store keys, each computed by the same code, once (the store's locks see to that when two
-units need one result, like the single-task run every greedy search starts from).
+The functions here only fill the store. They send whole units (one MTL run, one head-importance
+matrix, one method at one seed) in waves, each wave after the one whose results it reads, as the
+methods declare it at registration (`register_method(shares=..., after=...)`); the caller then
+runs its usual serial code, which reads every result back. So a parallel run gives the serial
+run's results by construction: the same store keys, each computed by the same code, once (the
+store's locks see to that when two units need one result, like stage 1 of AutoSeM-p1 and AutoSeM).
 """
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
 from aux_select.experiment.context import Experiment
-from aux_select.methods import baselines
-from aux_select.methods.autosem import stage1 as autosem
-from aux_select.methods.gradts import importance as gradts
-from aux_select.methods.gradts import select as gradts_select
-from aux_select.methods.registry import get_method
+from aux_select.methods.registry import SHARED, MethodInfo, get_method, method_info
 
 Job = tuple[int, Callable, tuple]  # (seed, function(*args, exp=...), args)
-
-# the methods whose whole work is one unit once the shared work is stored, by wave; any other
-# registered method runs in the second wave
-FIRST_WAVE = ("NO-SEL", "HEU-Size", "HEU-Type", "HEU-Len")   # independent runs and greedy searches
-LAST_WAVE = ("GradTS-fg",)                                   # needs GradTS-trial's selection
 
 
 def call(exp: Experiment, job: Job) -> None:
@@ -41,25 +32,28 @@ def waves(exp: Experiment, jobs: Sequence[Job]) -> None:
     exp.map(call, list(dict.fromkeys(jobs)))
 
 
+def method_waves(methods: Sequence[str]) -> list[list[MethodInfo]]:
+    """The methods in waves: each method after every method it reads (`after`) that is among them."""
+    pending, out = [method_info(m) for m in methods], []
+    while pending:
+        names = {info.name for info in pending}
+        ready = [info for info in pending if not set(info.after) & names]
+        if not ready:
+            raise ValueError(f"the methods {sorted(names)} wait on each other (`after`); break the cycle")
+        out.append(ready)
+        pending = [info for info in pending if info not in ready]
+    return out
+
+
 def prefetch_methods(exp: Experiment, primary: str, methods: Sequence[str], seeds: Sequence[int],
                      candidates: Sequence[str]) -> None:
-    """Store the work of every method at every seed (`run_methods`), in waves: (1) the
-    single-task runs, stage 1, the pool's head-importance matrices, NO-SEL and the HEU searches;
-    (2) AutoSeM-p1's run, AutoSeM's GP search, GradTS-thres's run and GradTS-trial's search;
-    (3) GradTS-fg's instance matrices, then its run."""
-    candidates, methods = tuple(candidates), list(methods)
-    gradts_methods = [m for m in methods if m.startswith("GradTS")]
-    first: list[Job] = [(s, baselines.single_task, (primary,)) for s in seeds]  # every greedy search's start
-    if {"AutoSeM-p1", "AutoSeM"} & set(methods):
-        first += [(s, autosem.run_stage1, (primary, candidates)) for s in seeds]
-    if gradts_methods:
-        first += [(s, gradts.task_importance, (t,)) for s in seeds for t in (primary, *candidates)]
-    first += [(s, method, (primary, candidates, m)) for s in seeds for m in methods if m in FIRST_WAVE]
-    waves(exp, first)
-    second = [m for m in methods if m not in FIRST_WAVE + LAST_WAVE] + \
-        (["GradTS-trial"] if "GradTS-fg" in methods else [])
-    waves(exp, [(s, method, (primary, candidates, m)) for s in seeds for m in second if m != "Single-Task"])
-    if "GradTS-fg" in methods:
-        selected = {s: gradts_select.gradts_trial(primary, candidates, exp.with_seed(s)).selected for s in seeds}
-        waves(exp, [(s, gradts.task_instance_importance, (t,)) for s in seeds for t in selected[s]])
-        waves(exp, [(s, method, (primary, candidates, "GradTS-fg")) for s in seeds])
+    """Store the work of every method at every seed (`run_methods`), in waves: (1) the shared
+    work the methods declare, one unit per piece (the single-task run; one head-importance matrix
+    per task of the pool); (2) every method that reads no other one's work, one unit per method
+    and seed; (3, ...) the methods that do (AutoSeM after AutoSeM-p1, GradTS-fg after GradTS-trial)."""
+    candidates = tuple(candidates)
+    shared = dict.fromkeys(s for m in methods for s in method_info(m).shares)
+    waves(exp, [(seed, function, args) for seed in seeds for name in shared
+                for function, args in SHARED[name].units(primary, candidates)])
+    for wave in method_waves(methods):
+        waves(exp, [(seed, method, (primary, candidates, info.name)) for seed in seeds for info in wave])

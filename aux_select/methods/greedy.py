@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from aux_select.experiment.context import Experiment
+from aux_select.methods.trial import Trial
 from aux_select.runtime.store import JsonResult
 from aux_select.train.run import RunResult
 
@@ -22,22 +23,22 @@ def _value(s: float) -> float:
     return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
 
 
-def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> tuple[list[str], list[dict]]:
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> tuple[list[str], list[list[str]]]:
     """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
     starting from `score([])`, the primary alone. Stop at the first set that scores lower than
     the set before it and keep that previous set (a tie does not stop; a failed, NaN run is a
-    drop): the kept set is the best of those tried. Returns (kept set in the order added,
-    trials): a trial {"tasks", "select_score"} per non-empty set tried, in order.
+    drop): the kept set is the best of those tried. Returns (kept set in the order added, every
+    non-empty set tried, in order).
     """
-    kept, kept_score, current, trials = [], score([]), [], []
+    kept, kept_score, current, tried = [], score([]), [], []
     for task in order:
         current = [*current, task]
         s = score(current)
-        trials.append({"tasks": current, "select_score": s})
+        tried.append(current)
         if _value(s) < _value(kept_score):
             break
         kept, kept_score = current, s
-    return kept, trials
+    return kept, tried
 
 
 class MTLScorer:
@@ -59,10 +60,9 @@ class MTLScorer:
     def __call__(self, aux: Sequence[str]) -> float:
         return self.run(aux).select_score
 
-    def with_costs(self, trials: Sequence[dict]) -> list[dict]:
-        """`greedy_prefix`'s trials with each run's wall time and peak memory added."""
-        return [{**t, "wall_time_s": self.run(t["tasks"]).wall_time_s,
-                 "peak_memory_mb": self.run(t["tasks"]).peak_memory_mb} for t in trials]
+    def trials(self, tried: Sequence[Sequence[str]]) -> list[Trial]:
+        """Each auxiliary set a search tried as a `Trial` of its stored run."""
+        return [Trial.of_run(self.run(aux), self.run(aux).ratio, tasks=aux) for aux in tried]
 
 
 @dataclass
@@ -73,13 +73,16 @@ class SelectionResult(JsonResult):
                                            # that ordered them (tau; HEU: size, type match, length gap)
     selected: list[str]              # the chosen auxiliary tasks
     run: RunResult                   # the final MTL run: primary + selected at a uniform ratio
-    trials: list[dict] = field(default_factory=list)  # greedy methods: every MTL run tried (tasks,
-                                                      # select_score, wall_time_s, peak_memory_mb)
+    trials: list[Trial] = field(default_factory=list)  # greedy methods: every auxiliary set tried, in order
     kept_fraction: dict[str, float] = field(default_factory=dict)  # GradTS-fg: share of each
                                                                    # auxiliary's train rows kept
     instance_taus: dict[str, list[float]] = field(default_factory=dict)  # GradTS-fg: every
                                                 # auxiliary row's tau with the primary's matrix
 
+    @property
+    def ranking(self) -> list[str]:
+        return [task for task, _ in self.order]
+
     @classmethod
     def from_json(cls, d: dict) -> "SelectionResult":
-        return cls(**{**d, "run": RunResult.from_json(d["run"])})
+        return cls(**{**d, "run": RunResult.from_json(d["run"]), "trials": [Trial(**t) for t in d["trials"]]})

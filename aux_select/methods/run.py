@@ -12,9 +12,8 @@ single-task run and the head-importance matrices, is shared: recorded once per s
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,17 +22,8 @@ from tqdm.auto import tqdm
 from aux_select.experiment.context import Experiment, as_experiment, warn_without_store
 from aux_select.experiment.profiles import Profile
 from aux_select.methods.fanout import prefetch_methods
-from aux_select.methods.gradts import importance as gradts
-from aux_select.methods.registry import (
-    HEAD_MATRICES,
-    SINGLE_TASK_RUN,
-    MethodResult,
-    check_methods,
-    get_method,
-    method_names,
-    part,
-)
-from aux_select.runtime.cost import peak
+from aux_select.methods.registry import SHARED, MethodResult, check_methods, get_method, method_names
+from aux_select.runtime.cost import Part
 from aux_select.runtime.store import SCHEMA_VERSION, JsonResult, Store
 
 # what two comparisons must share to be one summary (profile label with its overrides, the code
@@ -49,33 +39,27 @@ def run_method(method: str, primary: str, candidates: Sequence[str] | None = Non
     return fn(exp, primary, exp.candidates(primary, candidates, pool))
 
 
-def shared_work(primary: str, candidates: Sequence[str], exp: Experiment) -> list[dict]:
-    """The cost of the shared work, as parts: the single-task run and the pool's head matrices
-    (as recorded when they were computed: run the methods first)."""
-    single = exp.run([primary], [1])
-    costs = [gradts.importance_cost(t, exp) for t in exp.tasks([primary, *candidates])]
-    matrices = part(f"{HEAD_MATRICES} ({1 + len(candidates)} tasks)",
-                    sum(c.get("wall_time_s", math.nan) for c in costs),
-                    peak(c.get("peak_memory_mb", math.nan) for c in costs))
-    return [{**part(SINGLE_TASK_RUN, single.wall_time_s, single.peak_memory_mb), "key": SINGLE_TASK_RUN},
-            {**matrices, "key": HEAD_MATRICES}]
+def shared_work(primary: str, candidates: Sequence[str], exp: Experiment) -> list[Part]:
+    """The cost of each registered piece of shared work (the single-task run, the pool's head
+    matrices), as recorded when it was computed: run the methods first."""
+    return [work.cost(exp, primary, candidates) for work in SHARED.values()]
 
 
 @dataclass
 class Comparison(JsonResult):
     primary: str
     results: list[MethodResult]      # one per method and seed
-    shared: dict[int, list[dict]]    # seed -> shared work's cost (see `shared_work`)
+    shared: dict[int, list[Part]]    # seed -> shared work's cost (see `shared_work`)
     settings: dict = field(default_factory=dict)  # profile, candidates, methods, seeds
 
     def to_json(self) -> dict:
         return {"primary": self.primary, "results": [r.to_json() for r in self.results],
-                "shared": {str(k): v for k, v in self.shared.items()}, "settings": self.settings}
+                "shared": {str(k): [asdict(p) for p in v] for k, v in self.shared.items()}, "settings": self.settings}
 
     @classmethod
     def from_json(cls, d: dict) -> "Comparison":
         return cls(d["primary"], [MethodResult.from_json(r) for r in d["results"]],
-                   {int(k): v for k, v in d["shared"].items()}, d.get("settings", {}))
+                   {int(k): [Part.from_json(p) for p in v] for k, v in d["shared"].items()}, d.get("settings", {}))
 
     def merged(self, older: "Comparison") -> "Comparison":
         """This comparison with every (method, seed) of `older` it lacks: a run over new seeds

@@ -2,11 +2,15 @@
 and objective, the ablations. Each takes plain results and returns a matplotlib Figure."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from scipy.stats import beta as beta_dist
+
+from aux_select.methods.trial import Trial
 
 # ----------------------------------------------------------------------------- AutoSeM stage 1
 
@@ -110,16 +114,16 @@ def posterior_replay(posterior_at, tasks: list[str], primary: str, rounds: int):
 
 # ----------------------------------------------------------------------------- AutoSeM stage 2 and ablations
 
-def plot_trials(trials: list[dict], tasks: list[str], metric: str, *, n_initial_points: int | None = None,
+def plot_trials(trials: Sequence[Trial], tasks: list[str], metric: str, *, n_initial_points: int | None = None,
                 title: str | None = None) -> plt.Figure:
     """Every mixing-ratio trial in order: the primary's select score (filled), its report score
     (hollow), the best select score so far (step line) and failed runs (red ×, drawn at the
     bottom), above a table of the ratios (one row per task; the best trial outlined).
-    `trials`: dicts with ratio, select_score, report_score, failure (`Stage2Result.trials`)."""
+    `trials`: `Stage2Result.trials`."""
     n = len(trials)
     x = np.arange(1, n + 1)
-    select = np.array([np.nan if t["failure"] else t["select_score"] for t in trials], float)
-    report = np.array([np.nan if t["failure"] else t["report_score"] for t in trials], float)
+    select = np.array([np.nan if t.failure else t.select_score for t in trials], float)
+    report = np.array([np.nan if t.failure else t.report_score for t in trials], float)
     best_so_far = pd.Series(select).cummax().ffill().to_numpy()  # a failed trial keeps the best so far
     fig, (ax, grid) = plt.subplots(2, 1, figsize=(max(6.0, 0.55 * n + 2.5), 4.2 + 0.35 * len(tasks)), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 0.5 + 0.35 * len(tasks)]})
@@ -128,7 +132,7 @@ def plot_trials(trials: list[dict], tasks: list[str], metric: str, *, n_initial_
     ax.plot(x, select, "o", color="steelblue", label=f"select {metric}")
     ax.plot(x, report, "s", mfc="none", color="darkorange", label=f"report {metric} (not used to choose)")
     ax.step(x, best_so_far, where="post", color="steelblue", lw=1.2, alpha=0.7, label="best select so far")
-    failed = [i + 1 for i, t in enumerate(trials) if t["failure"]]
+    failed = [i + 1 for i, t in enumerate(trials) if t.failure]
     finite = np.concatenate([select[np.isfinite(select)], report[np.isfinite(report)]])
     low = float(finite.min()) if finite.size else 0.0
     if failed:
@@ -138,7 +142,7 @@ def plot_trials(trials: list[dict], tasks: list[str], metric: str, *, n_initial_
         ax.plot(best + 1, select[best], "*", color="gold", mec="black", ms=16, zorder=5, label="chosen ratio")
     ax.set(ylabel=metric, title=title or f"Mixing-ratio trials ({tasks[0]} primary)")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ratios = np.array([t["ratio"] for t in trials]).T  # (tasks, trials)
+    ratios = np.array([t.ratio for t in trials]).T  # (tasks, trials)
     grid.imshow(ratios, aspect="auto", cmap="Blues", extent=(0.5, n + 0.5, len(tasks) - 0.5, -0.5))
     for (k, i), value in np.ndenumerate(ratios):
         grid.text(i + 1, k, str(value), ha="center", va="center", fontsize=8,

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from aux_select.methods.trial import Trial
+
 
 def _heatmap(matrix: np.ndarray, ax: plt.Axes, title: str, colorbar: bool = False) -> None:
     sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="viridis", square=True, cbar=colorbar,
@@ -51,12 +53,12 @@ def plot_tau_matrix(taus: pd.DataFrame, primary: str | None = None) -> plt.Figur
     return fig
 
 
-def plot_greedy_trials(trials: list[dict], base_score: float, selected: list[str], metric: str,
+def plot_greedy_trials(trials: Sequence[Trial], base_score: float, selected: list[str], metric: str,
                        title: str = "Greedy trial runs") -> plt.Figure:
     """The primary's select score after each MTL run of a greedy search (`SelectionResult.trials`),
     starting from the primary alone; the kept set's point is ringed."""
-    labels = ["alone"] + ["+ " + t["tasks"][-1] for t in trials]
-    scores = [base_score] + [t["select_score"] for t in trials]
+    labels = ["alone"] + ["+ " + t.tasks[-1] for t in trials]
+    scores = [base_score] + [t.select_score for t in trials]
     kept = len(selected)
     fig, ax = plt.subplots(figsize=(1.0 * len(labels) + 2, 3.5))
     ax.plot(range(len(labels)), scores, "o-", color="steelblue")

@@ -8,9 +8,30 @@ import os
 import resource
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import torch
+
+
+@dataclass
+class Part:
+    """One piece of work and what it cost (NaN where no record of it is left): an MTL run, stage
+    1's rounds, a set of head matrices. `shared` names work several methods lean on (the
+    single-task run, the head matrices), which a cost table counts once per seed, in a row of its own."""
+
+    what: str
+    wall_time_s: float = math.nan
+    peak_memory_mb: float = math.nan
+    shared: str | None = None
+
+    def __post_init__(self):
+        self.wall_time_s = math.nan if self.wall_time_s is None else float(self.wall_time_s)
+        self.peak_memory_mb = math.nan if self.peak_memory_mb is None else float(self.peak_memory_mb)
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> "Part":
+        return cls(d["what"], d["wall_time_s"], d["peak_memory_mb"], d.get("shared"))
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -33,22 +33,27 @@ from aux_select.runtime.locks import KeyLock, LockConfig
 SCHEMA_VERSION = 3  # 3: the budget is the primary's steps, auxiliary batches on top; precision in keys
 
 
-def _jsonable(obj: Any, where: str = "spec") -> Any:
-    """`obj` as plain JSON types; raises TypeError naming the first thing that is not."""
+def jsonable(obj: Any, where: str = "spec") -> Any:
+    """`obj` as plain JSON types, the one normaliser of store keys, stored values and summaries:
+    a result through its own `to_json()`, a dataclass as its fields, tuples as lists, numpy
+    values as Python ones; raises TypeError naming the first thing that is not JSON (a table:
+    convert it, choosing its orientation)."""
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if isinstance(obj, JsonResult):
+        return jsonable(obj.to_json(), where)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj), where)
+        return jsonable(dataclasses.asdict(obj), where)
     if isinstance(obj, Mapping):
         out = {}
         for k, v in obj.items():
             # json.dumps would silently turn 1 into "1" and make {1: x} and {"1": x} collide
             if not isinstance(k, str):
                 raise TypeError(f"{where}: key {k!r} is {type(k).__name__}, not str")
-            out[k] = _jsonable(v, f"{where}[{k!r}]")
+            out[k] = jsonable(v, f"{where}[{k!r}]")
         return out
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
     if isinstance(obj, PurePath):
         return obj.as_posix()
     if isinstance(obj, (np.generic, np.ndarray)) and obj.dtype.kind in "biufU":
@@ -61,7 +66,7 @@ class JsonResult:
     with nested results override it) and `write_json(path)`. Notebook summaries are these."""
 
     def to_json(self) -> dict:
-        return _jsonable(dataclasses.asdict(self), type(self).__name__)
+        return jsonable(dataclasses.asdict(self), type(self).__name__)
 
     @classmethod
     def from_json(cls, d: Mapping):
@@ -71,6 +76,22 @@ class JsonResult:
         """Atomically write `to_json()` to `path` (NaN kept, as Python's json reads it back)."""
         text = json.dumps(self.to_json(), indent=1)
         return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
+@dataclasses.dataclass
+class Summary(JsonResult):
+    """A notebook's summary: its named values, each a result (written by its own `to_json`), a
+    dataclass, an array or plain JSON."""
+
+    fields: dict
+
+    def to_json(self) -> dict:
+        return jsonable(self.fields, "summary")
+
+
+def write_summary(path: str | os.PathLike, **fields) -> Path:
+    """Write a notebook's summary (`Summary(fields)`) to `path`, atomically; returns the path."""
+    return Summary(fields).write_json(path)
 
 
 def content_hash(ds: Dataset) -> str:
@@ -90,7 +111,7 @@ def make_key(kind: str, spec: Mapping[str, Any]) -> str:
     normalised, and dict order is irrelevant, so equal specs give equal keys. Anything
     not JSON-able raises TypeError naming it.
     """
-    payload = {"kind": kind, "schema": SCHEMA_VERSION, "spec": _jsonable(spec)}
+    payload = {"kind": kind, "schema": SCHEMA_VERSION, "spec": jsonable(spec)}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -155,8 +176,8 @@ class Store:
         still record its NaN loss; the file is then not strict JSON, but json.load reads it.
         """
         key = make_key(kind, spec)
-        record = {"kind": kind, "key": key, "spec": _jsonable(spec),
-                  "value": _jsonable(value, "value"),
+        record = {"kind": kind, "key": key, "spec": jsonable(spec),
+                  "value": jsonable(value, "value"),
                   "created": datetime.now(timezone.utc).isoformat()}
         text = json.dumps(record, indent=1, sort_keys=True)
         return _atomic_write(self.path(kind, key), lambda f: f.write(text.encode("utf-8")))
@@ -173,7 +194,7 @@ class Store:
             with self.lock(kind, make_key(kind, spec)):
                 value = self.get(kind, spec)  # another process may have stored it while we waited
                 if missing(value):
-                    value = _jsonable(compute(), "value")  # same shape as a later get() returns
+                    value = jsonable(compute(), "value")  # same shape as a later get() returns
                     self.put(kind, spec, value)
         return value
 

@@ -218,11 +218,12 @@ def _final_scores(trainer: Trainer, primary: TaskData, config: TrainConfig, stat
         select = trainer.evaluate(primary.name, "select")
     predictions, labels = trainer.predict(primary.name, "report")
     report = task_metrics(spec, predictions, labels)
-    return select, report, _plain(predictions, primary), _plain(labels, primary)
+    return select, report, _as_list(predictions, primary), _as_list(labels, primary)
 
 
-def _plain(values: np.ndarray, task: TaskData) -> list:
-    """JSON-friendly values: class ids as ints, regression outputs as floats, tag id lists."""
+def _as_list(values: np.ndarray, task: TaskData) -> list:
+    """Predictions or labels as lists of their type: class ids as ints, regression outputs as
+    floats, tag id lists (not a JSON normaliser: it chooses the types)."""
     if task.spec.objective == TAGGING:
         return [v.astype(int).tolist() for v in values]
     return values.tolist() if task.spec.objective == REGRESSION else values.astype(int).tolist()

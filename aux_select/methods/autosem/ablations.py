@@ -22,7 +22,6 @@ from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.autosem.gp_search import check_search
 from aux_select.methods.autosem.stage1 import run_stage1
 from aux_select.methods.autosem.stage2 import Stage2Result, check_selection, ratio_trial, run_stage2
-from aux_select.methods.baselines import single_task
 from aux_select.runtime.store import JsonResult
 from aux_select.train.metrics import WORST_SCORE
 
@@ -145,7 +144,7 @@ def run_ablations(primary: str, candidates: Sequence[str] | None = None, exp: Ex
     check_search(1 + len(candidates), n_calls, exp.profile.gp.initial_points, exp.profile.gp.max_ratio)
     metric = get_task(primary).selection_metric
 
-    alone = single_task(primary, exp)
+    alone = exp.run([primary], [1])
     rows = [AblationRow("Baseline", alone.tasks, alone.ratio, alone.select_score, alone.report_score, 1,
                         "the primary alone")]
     for guess in educated_guesses(primary, available_tasks(exp.data_dir)):

@@ -19,6 +19,8 @@ from typing import Mapping
 
 import numpy as np
 
+from aux_select.runtime.store import jsonable
+
 
 class ThompsonBandit:
     """Beta-Bernoulli Thompson sampling with non-stationary decay toward the prior."""
@@ -83,7 +85,7 @@ class ThompsonBandit:
             "alpha": self.alpha.tolist(), "beta": self.beta.tolist(),
             "counts": self.counts.tolist(), "n_rounds": self.n_rounds,
             "last_sample": None if self.last_sample is None else self.last_sample.tolist(),
-            "rng": _plain(self.rng.bit_generator.state),
+            "rng": jsonable(self.rng.bit_generator.state, "rng"),
         }
 
     @classmethod
@@ -100,17 +102,6 @@ class ThompsonBandit:
         b.n_rounds = int(state["n_rounds"])
         b.last_sample = None if state.get("last_sample") is None else np.array(state["last_sample"])
         return b
-
-
-def _plain(x):
-    # bit_generator.state may hold numpy ints (or arrays, for MT19937); json needs plain types
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def select_auxiliary(utilities: Mapping[str, float], primary: str, *, top_k: int = 2,

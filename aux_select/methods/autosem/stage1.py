@@ -9,7 +9,6 @@ AutoSeM-p1 trains the primary with them at a uniform ratio.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -23,15 +22,14 @@ import torch
 from tqdm.auto import tqdm
 
 from aux_select.data.loading import TaskData
-from aux_select.experiment.context import Experiment, as_experiment, check_pool
+from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.experiment.profiles import BanditConfig
 from aux_select.methods.autosem.bandit import ThompsonBandit, select_auxiliary
 from aux_select.model.encoders import EncoderConfig
 from aux_select.runtime.cost import PeakMemory
-from aux_select.runtime.store import JsonResult, make_key
+from aux_select.runtime.store import JsonResult, jsonable, make_key
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
 from aux_select.train.config import TrainConfig, pick_device, settings_without_budget
-from aux_select.train.run import RunResult
 from aux_select.train.trainer import Trainer
 
 
@@ -52,6 +50,11 @@ class Stage1Result(JsonResult):
     @property
     def primary(self) -> str:
         return self.tasks[0]
+
+    @property
+    def ranking(self) -> list[str]:
+        """The auxiliary arms by utility, best first (a tie keeps the arms' order)."""
+        return sorted(self.tasks[1:], key=lambda task: -self.utilities[task])
 
     def posterior_at(self, round: int) -> tuple[list[float], list[float]]:
         """(alpha, beta) after `round` rounds; round 0 is the prior."""
@@ -90,9 +93,9 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
     # the bandit validates gamma and the priors: build it before the (expensive) Trainer
     arms = ThompsonBandit(len(tasks), prior=bandit.prior, primary_prior=bandit.primary_prior,
                           gamma=bandit.gamma, seed=config.seed)
-    settings = {**_jsonify(asdict(bandit)), "seed": config.seed, "alpha0": arms.alpha0.tolist(), "beta0": arms.beta0.tolist(),
+    settings = {**jsonable(asdict(bandit)), "seed": config.seed, "alpha0": arms.alpha0.tolist(), "beta0": arms.beta0.tolist(),
                 "eval_rows": eval_rows}
-    identity = _jsonify(identity if identity is not None else
+    identity = jsonable(identity if identity is not None else
                         {"settings": settings, "tasks": names, "encoder": asdict(encoder),
                          "train": settings_without_budget(config)})
     start = time.perf_counter()
@@ -166,13 +169,6 @@ def _play_rounds(trainer: Trainer, state: dict, names: list[str], eval_rows: lis
     bar.close()
 
 
-def _jsonify(obj):
-    """Plain JSON types (tuples become lists), so a fresh spec compares equal to a loaded one."""
-    return json.loads(json.dumps(obj))
-
-
-
-
 def run_stage1(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
                **settings) -> Stage1Result:
     """Stage 1 for named tasks under the context's profile (`profile.bandit`: rounds, batches per
@@ -203,10 +199,3 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, exp: Exper
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)  # the stored result replaces it
     return result
-
-
-def autosem_p1(primary: str, selected: Sequence[str], exp: Experiment | None = None, **settings) -> RunResult:
-    """AutoSeM-p1: the primary with the stage-1 selection at a uniform 1:1:…:1 ratio."""
-    selected = list(selected)
-    check_pool(primary, selected)
-    return as_experiment(exp, **settings).run([primary, *selected], [1] * (1 + len(selected)))

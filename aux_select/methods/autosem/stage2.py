@@ -22,24 +22,13 @@ from aux_select.methods.autosem.gp_search import (
     ratio_space,
     search_ratio,
 )
+from aux_select.methods.trial import Trial
 from aux_select.runtime.store import JsonResult
 from aux_select.train.config import result_settings
 from aux_select.train.metrics import WORST_SCORE
 from aux_select.train.schedule import validate_ratio
 
 # ----------------------------------------------------------------------------- stage 2
-
-@dataclass
-class Trial:
-    ratio: list[int]                 # one entry per task, primary first; 0 leaves a task out
-    select_score: float              # the primary's selection metric on select (NaN: failed)
-    report_score: float              # ... on report (GLUE dev); never used to choose
-    failure: str | None = None       # why the run failed; the GP was told the metric's worst score
-
-    @property
-    def objective(self) -> float:
-        return math.nan if self.failure else -self.select_score
-
 
 @dataclass
 class Stage2Result(JsonResult):
@@ -63,11 +52,6 @@ class Stage2Result(JsonResult):
     @property
     def primary(self) -> str:
         return self.tasks[0]
-
-    @property
-    def ratio(self) -> dict[str, int]:
-        """The best ratio by task (empty if every trial failed)."""
-        return dict(zip(self.tasks, self.best_ratio or []))
 
     def optimize_result(self):
         """A `scipy.optimize.OptimizeResult` with a GP fitted to every trial, for
@@ -103,10 +87,7 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
 def ratio_trial(exp: Experiment, names: Sequence[str], ratio: Sequence[int]) -> Trial:
     """One MTL run of `names` mixed by `ratio` (`Experiment.run`: stored under its canonical
     ratio, so a ratio that drops every auxiliary is the single-task run) as a GP trial."""
-    run = exp.run(names, ratio)
-    failure = run.failure or (None if math.isfinite(run.select_score) else "the select score is not finite")
-    return Trial(ratio=validate_ratio(ratio, len(names)), select_score=run.select_score,
-                 report_score=run.report_score, failure=failure)
+    return Trial.of_run(exp.run(names, ratio), validate_ratio(ratio, len(names)))
 
 
 def _trial_unit(exp: Experiment, item: tuple) -> Trial:
@@ -139,6 +120,10 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
     trials = [Trial(**t) for t in stored["trials"]]
     trials = trials[:n_calls] if batch_size == 1 else trials
+    settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
+                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS, **batched}
+    if batch_size == 1 and len(trials) == n_calls:  # a finished search, stored in its order: nothing to replay
+        return Stage2Result.from_trials(names, trials, metric, settings)
 
     def record(i: int, trial: Trial) -> None:  # the moment its run is done (a batch's in any order)
         trials[:] = [t for t in trials if t.ratio != trial.ratio] + [trial]
@@ -153,6 +138,4 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
                           progress=exp.progress, batch_size=batch_size, map_batch=evaluate)
     order = {tuple(x): i for i, (x, _) in enumerate(points)}  # the search's order, whatever finished first
     trials = sorted((t for t in trials if tuple(t.ratio) in order), key=lambda t: order[tuple(t.ratio)])
-    settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
-                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS, **batched}
     return Stage2Result.from_trials(names, trials, metric, settings)

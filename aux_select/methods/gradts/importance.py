@@ -165,7 +165,7 @@ def finetuned(exp: Experiment, task: TaskData, config: ImportanceConfig) -> Trai
     gate_shape(trainer.model)  # an encoder without gateable heads is refused before any training
     key = make_key("finetuned", _finetune_spec(exp, task, config))
     if exp.store is None:  # kept in the context
-        memo = exp._cache.setdefault("finetuned", {})
+        memo = exp.memo.weights
         if key in memo:
             trainer.model.load_state_dict(memo[key])
         else:

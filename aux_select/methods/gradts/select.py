@@ -59,14 +59,14 @@ def filter_tasks(tasks: Sequence[TaskData], kept: dict[str, np.ndarray]) -> list
     return out
 
 
-# ----------------------------------------------------------------------------- methods
+# ----------------------------------------------------------------------------- the three selections
 
 def _ranking(exp: Experiment, primary: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
     return rank_candidates(primary, importance_matrices([primary, *candidates], exp), candidates)
 
 
-def gradts_thres(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
-                 **settings) -> SelectionResult:
+def select_by_threshold(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+                        **settings) -> SelectionResult:
     """GradTS-thres (`profile.gradts.threshold`), then one MTL run of the primary with the
     selected set (uniform ratio)."""
     exp = as_experiment(exp, **settings)
@@ -77,25 +77,22 @@ def gradts_thres(primary: str, candidates: Sequence[str] | None = None, exp: Exp
     return SelectionResult("GradTS-thres", primary, ranking, selected, run)
 
 
-def gradts_trial(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
-                 **settings) -> SelectionResult:
+def select_by_trials(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
+                     **settings) -> SelectionResult:
     """GradTS-trial: greedy in tau order from the single-task score, stopping at the first drop."""
     exp = as_experiment(exp, **settings)
     candidates = exp.candidates(primary, candidates)
     ranking = _ranking(exp, primary, candidates)
     scorer = MTLScorer(exp, [primary, *candidates])
-    selected, trials = greedy_prefix([t for t, _ in ranking], scorer)
+    selected, tried = greedy_prefix([t for t, _ in ranking], scorer)
     return SelectionResult("GradTS-trial", primary, ranking, selected, scorer.run(selected),
-                           trials=scorer.with_costs(trials))
+                           trials=scorer.trials(tried))
 
 
-def gradts_fg(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None, *,
-              trial: SelectionResult | None = None, **settings) -> SelectionResult:
-    """GradTS-fg: GradTS-trial's tasks (pass `trial` to reuse a finished one), their train rows
-    filtered by instance tau with the primary's matrix (`profile.gradts.fg_threshold`), then one
-    MTL run on the filtered data. Every row's tau is kept in `instance_taus`."""
-    exp = as_experiment(exp, **settings)
-    trial = trial or gradts_trial(primary, candidates, exp)
+def filter_by_instances(primary: str, trial: SelectionResult, exp: Experiment) -> SelectionResult:
+    """GradTS-fg: the tasks a finished GradTS-trial search kept (`select_by_trials`), their train
+    rows filtered by instance tau with the primary's matrix (`profile.gradts.fg_threshold`), then
+    one MTL run on the filtered data. Every row's tau is kept in `instance_taus`."""
     tasks = exp.tasks([primary, *trial.selected])
     primary_matrix = task_importance(tasks[0], exp)
     taus = {t.name: instance_taus(primary_matrix, task_instance_importance(t, exp)) for t in tasks[1:]}

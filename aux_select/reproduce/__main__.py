@@ -1,0 +1,3 @@
+from aux_select.reproduce.cli import main
+
+main()
