@@ -117,5 +117,5 @@ def test_rankings_are_each_methods_own_order():
     stage1 = Stage1Result(["MRPC", "RTE", "MRPC~clone", "MRPC~flip"], [], [], [],
                           {"MRPC": 0.9, "RTE": 0.2, "MRPC~clone": 0.7, "MRPC~flip": 0.7}, {}, [], 0.5, 0.0)
     assert stage1.ranking == ["MRPC~clone", "MRPC~flip", "RTE"]  # the primary's own arm left out; a tie keeps arm order
-    selection = SelectionResult("GradTS-trial", "MRPC", [("MRPC~flip", 0.8), ("RTE", 0.5)], [], None)
+    selection = SelectionResult("MRPC", [("MRPC~flip", 0.8), ("RTE", 0.5)], [], None)
     assert selection.ranking == ["MRPC~flip", "RTE"]

@@ -6,7 +6,7 @@
     run = exp.run(["RTE", "MRPC"], [2, 2])      # trained once, stored as the canonical [1, 1]
 
 Every public function of the library takes an `Experiment` or builds one from the same
-keywords (`single_task("RTE", profile="cpu", store=store)`), through `as_experiment`. The
+keywords (`run_method("NO-SEL", "RTE", profile="cpu", store=store)`), through `as_experiment`. The
 context asks its data catalogue (`aux_select.data.catalogue.TaskCatalogue`: the data root, the
 profile's data settings, the split rules, your own registered tasks) for every task, and owns
 the store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity, the
@@ -217,7 +217,7 @@ CHANGEABLE = {"seed", "progress", "store", "executor", "profile"}  # what `as_ex
 def as_experiment(exp: Experiment | None = None, **settings) -> Experiment:
     """`exp` as it is, or with the given settings changed (`seed=1`), or, without one, a new
     context from the keywords (`profile`, `seed`, `data_dir`, `store`, `progress`, `executor`):
-    the flat call `single_task("RTE", profile="cpu", store=store)` and `single_task("RTE", exp)`
+    the flat call `run_stage1("RTE", profile="cpu", store=store)` and `run_stage1("RTE", exp=exp)`
     are one. A changed context shares `exp`'s catalogue and memo: another profile must load the
     data as `exp`'s does (it may change training and method settings, as the budget study does)."""
     if exp is None:

@@ -45,5 +45,5 @@ def heuristic_search(kind: str, primary: str, candidates: Sequence[str] | None =
     order = heuristic_order(kind, primary, {t.name: task_statistics(t) for t in tasks})
     scorer = MTLScorer(exp, [primary, *candidates])
     selected, tried = greedy_prefix([t for t, _ in order], scorer)
-    return SelectionResult(f"HEU-{kind.capitalize()}", primary, order, selected, scorer.run(selected),
+    return SelectionResult(primary, order, selected, scorer.run(selected),
                            trials=scorer.trials(tried))

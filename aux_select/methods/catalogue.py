@@ -149,25 +149,25 @@ def gradts_fg(exp: Experiment, primary: str, candidates: list[str]) -> MethodRes
                          details=_selection_details(fg) | {"kept_fraction": fg.kept_fraction}, ranking=fg.ranking)
 
 
-def _heuristic(kind: str, exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
+def _heuristic(name: str, kind: str, exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     selection = heuristic_search(kind, primary, candidates, exp)
-    return method_result(selection.method, exp, selection.run, _greedy_parts(exp, primary, candidates, selection),
+    return method_result(name, exp, selection.run, _greedy_parts(exp, primary, candidates, selection),
                          [SINGLE_TASK_RUN], details=_selection_details(selection), ranking=selection.ranking)
 
 
 @register_method("HEU-Size", shares=[SINGLE_TASK_RUN])
 def heu_size(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """GradTS-trial's greedy search, largest candidates first."""
-    return _heuristic("size", exp, primary, candidates)
+    return _heuristic("HEU-Size", "size", exp, primary, candidates)
 
 
 @register_method("HEU-Type", shares=[SINGLE_TASK_RUN])
 def heu_type(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """... candidates of the primary's GLUE type first (then by size)."""
-    return _heuristic("type", exp, primary, candidates)
+    return _heuristic("HEU-Type", "type", exp, primary, candidates)
 
 
 @register_method("HEU-Len", shares=[SINGLE_TASK_RUN])
 def heu_len(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """... candidates closest to the primary's average length in words first."""
-    return _heuristic("len", exp, primary, candidates)
+    return _heuristic("HEU-Len", "len", exp, primary, candidates)

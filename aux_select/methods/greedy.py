@@ -67,7 +67,6 @@ class MTLScorer:
 
 @dataclass
 class SelectionResult(JsonResult):
-    method: str                      # "GradTS-thres", "GradTS-trial", "GradTS-fg", "HEU-Size", ...
     primary: str
     order: list[tuple[str, float | None]]  # candidates in the order considered, with the statistic
                                            # that ordered them (tau; HEU: size, type match, length gap)

@@ -74,7 +74,7 @@ def select_by_threshold(primary: str, candidates: Sequence[str] | None = None, e
     ranking = _ranking(exp, primary, candidates)
     selected = thres_select(ranking, exp.profile.gradts.threshold)
     run = MTLScorer(exp, [primary, *candidates]).run(selected)
-    return SelectionResult("GradTS-thres", primary, ranking, selected, run)
+    return SelectionResult(primary, ranking, selected, run)
 
 
 def select_by_trials(primary: str, candidates: Sequence[str] | None = None, exp: Experiment | None = None,
@@ -85,7 +85,7 @@ def select_by_trials(primary: str, candidates: Sequence[str] | None = None, exp:
     ranking = _ranking(exp, primary, candidates)
     scorer = MTLScorer(exp, [primary, *candidates])
     selected, tried = greedy_prefix([t for t, _ in ranking], scorer)
-    return SelectionResult("GradTS-trial", primary, ranking, selected, scorer.run(selected),
+    return SelectionResult(primary, ranking, selected, scorer.run(selected),
                            trials=scorer.trials(tried))
 
 
@@ -99,6 +99,6 @@ def filter_by_instances(primary: str, trial: SelectionResult, exp: Experiment) -
     kept = {name: fg_keep(tau, exp.profile.gradts.fg_threshold) for name, tau in taus.items()}
     tasks = filter_tasks(tasks, kept)
     run = exp.run(tasks, [1] * len(tasks))
-    return SelectionResult("GradTS-fg", primary, trial.order, [t.name for t in tasks[1:]], run,
+    return SelectionResult(primary, trial.order, [t.name for t in tasks[1:]], run,
                            trials=trial.trials, kept_fraction={t: len(kept[t]) / max(len(taus[t]), 1) for t in taus},
                            instance_taus={t: tau.tolist() for t, tau in taus.items()})
