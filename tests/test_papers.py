@@ -71,17 +71,19 @@ def test_papers_table_puts_ours_beside_the_paper():
     assert np.isnan(empty.loc["AutoSeM", ("RTE accuracy", "paper")])
 
 
-def test_claims_count_intervals_and_check_the_order_pair_by_pair():
-    results = [result("Single-Task", 0.5, [0] * 8), result("AutoSeM", 0.75, [0, 1, 0, 1, 0, 1, 1, 0])]
-    gains = pd.DataFrame([{"primary": "RTE", "method": "AutoSeM", "metric": "accuracy", "seeds": 1, "gain": 25.0,
-                           "low": 5.0, "high": 40.0, "significant": True}])
-    (line,) = claims(results, gains)
-    assert "1 intervals tested" in line and "AutoSeM (+25.0 [5.0, 40.0])" in line
-    assert "holds for 1 of 1 adjacent pairs: AutoSeM ≥ Single-Task" in line
-    over_seeds = gains.assign(seeds=3, **{"gain per seed": "+40.0 / +35.0 / +0.0"})
-    (line,) = claims(results, over_seeds)
-    assert "AutoSeM (+25.0 [5.0, 40.0]; per seed +40.0 / +35.0 / +0.0)" in line
-
+def test_claims_say_the_verdicts_their_seeds_and_the_strict_order():
+    results = [result("Single-Task", 0.5, [0] * 8), result("AutoSeM", 0.75, [0, 1, 0, 1, 0, 1, 1, 0]),
+               result("AutoSeM-p1", 0.75, [0, 1, 0, 1, 0, 1, 1, 0])]
+    verdicts = pd.DataFrame([{"primary": "RTE", "method": m, "metric": "accuracy", "seeds": 3, "gain": 25.0,
+                              "low": 5.0, "high": 40.0, "verdict": v, "detectable gain": d}
+                             for m, v, d in (("AutoSeM-p1", "no evidence", 9.0), ("AutoSeM", "beats", 7.5))])
+    (line,) = claims(results, verdicts)
+    assert "3 seeds, 2 methods tested; the smallest gain 3 seeds could detect: 7.5 to 9.0" in line
+    assert "beat Single-Task: AutoSeM (+25.0 [5.0, 40.0]); lose to it: none; no evidence either way: 1" in line
+    # AutoSeM ties AutoSeM-p1 (the same score): a tie, which does not count as holding
+    assert "holds strictly for 1 of 2 adjacent pairs (1 ties): AutoSeM = AutoSeM-p1; AutoSeM-p1 > Single-Task" in line
+    (one,) = claims(results, verdicts.assign(seeds=1, **{"detectable gain": float("nan")}))
+    assert "no seed-level test with one seed" in one
 
 def test_our_selection_beside_autosems():
     frame = papers.selection_beside_paper("RTE", ["MRPC", "CoLA"], ["RTE", "MRPC", "CoLA"], [2, 1, 1], FIXTURE)

@@ -137,27 +137,36 @@ def papers_table(results: Sequence[MethodResult], tables: pd.DataFrame) -> tuple
     return out.round(1), sources
 
 
-def claims(results: Sequence[MethodResult], gains: pd.DataFrame) -> list[str]:
-    """The reading of the results, one line per primary, made from them: which methods beat
-    Single-Task with a 95 % paired-bootstrap interval excluding 0 (and how many intervals were
-    tested), and whether the papers' claimed order (`registry.claimed_order`) holds, pair by pair."""
+def claimed_pairs(means: pd.Series) -> list[str]:
+    """The papers' claimed order (`registry.claimed_order`) checked pair by pair on mean scores,
+    strictly: "a > b" holds, "a = b" is a tie (often the very same run), "a < b" does not."""
+    ordered = [m for m in claimed_order() if m in means]
+    sign = lambda a, b: ">" if means[a] > means[b] else "=" if means[a] == means[b] else "<"  # noqa: E731
+    return [f"{a} {sign(a, b)} {b}" for a, b in zip(ordered, ordered[1:])]
+
+
+def claims(results: Sequence[MethodResult], verdicts: pd.DataFrame) -> list[str]:
+    """The reading of the results, one line per primary, made from them: which methods beat or
+    lose to the baseline by the seed-level test (`analysis.seed_verdicts`: Holm-corrected over the
+    primary's methods), on how many seeds, the smallest gain those seeds could detect, and the
+    papers' claimed order pair by pair (strict; ties said)."""
     lines = []
     for primary in dict.fromkeys(r.primary for r in results):
-        mine = gains[gains["primary"] == primary] if len(gains) else gains
-        def claim(g) -> str:
-            per_seed = f"; per seed {g['gain per seed']}" if g["seeds"] > 1 else ""
-            return f"{g['method']} ({g['gain']:+.1f} [{g['low']:.1f}, {g['high']:.1f}]{per_seed})"
-        better = [claim(g) for _, g in mine.iterrows() if g["significant"] and g["gain"] > 0]
-        worse = [claim(g) for _, g in mine.iterrows() if g["significant"] and g["gain"] < 0]
-        metric = primary_metrics(primary)[0]
+        mine = verdicts[verdicts["primary"] == primary] if len(verdicts) else verdicts
+        metric, seeds = primary_metrics(primary)[0], int(mine["seeds"].max()) if len(mine) else 0
+        said = {v: [f"{g['method']} ({g['gain']:+.1f} [{g['low']:.1f}, {g['high']:.1f}])"
+                    for _, g in mine.iterrows() if g["verdict"] == v] for v in ("beats", "loses")}
+        detectable = mine["detectable gain"].dropna() if len(mine) else pd.Series(dtype=float)
+        power = (f"the smallest gain {seeds} seeds could detect: {detectable.min():.1f} to {detectable.max():.1f}"
+                 if len(detectable) else "no seed-level test with one seed: every verdict is no evidence")
         means = pd.DataFrame([{"method": r.method, "score": r.report[metric]} for r in results
                               if r.primary == primary]).groupby("method")["score"].mean()
-        ordered = [m for m in claimed_order() if m in means]
-        pairs = [f"{a} {'≥' if means[a] >= means[b] else '<'} {b}" for a, b in zip(ordered, ordered[1:])]
-        held = sum("≥" in p for p in pairs)
-        lines.append(f"**{primary}** ({metric}, {len(mine)} intervals tested): "
-                     f"beat {baseline_method()}: {', '.join(better) or 'none'}; "
-                     f"below it: {', '.join(worse) or 'none'}. "
-                     + (f"The papers' order holds for {held} of {len(pairs)} adjacent pairs: {'; '.join(pairs)}."
+        pairs = claimed_pairs(means)
+        lines.append(f"**{primary}** ({metric}, {seeds} seed{'s' if seeds != 1 else ''}, {len(mine)} methods tested; "
+                     f"{power}): beat {baseline_method()}: {', '.join(said['beats']) or 'none'}; "
+                     f"lose to it: {', '.join(said['loses']) or 'none'}; no evidence either way: "
+                     f"{len(mine) - len(said['beats']) - len(said['loses'])}. "
+                     + (f"The papers' order holds strictly for {sum('>' in p for p in pairs)} of {len(pairs)} adjacent "
+                        f"pairs ({sum('=' in p for p in pairs)} ties): {'; '.join(pairs)}."
                         if pairs else "The papers' order: fewer than two of its methods here yet."))
     return lines

@@ -1,15 +1,12 @@
 """Statistics over report rows: the paired bootstrap of a method's gain over a baseline, and the
-gain at each seed alone (which the row bootstrap, holding the trained runs fixed, leaves out)."""
+gain at each seed alone (which the row bootstrap, holding the trained runs fixed, leaves out; the
+verdicts across seeds are `analysis.verdicts`)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
-from aux_select.analysis.tables import primary_metrics
-from aux_select.data.registry import get_task
-from aux_select.methods.registry import MethodResult, baseline_method, method_names
 from aux_select.train.metrics import as_rows, resample_scores
 
 
@@ -45,27 +42,3 @@ def gain_per_seed(labels: Sequence, method: Sequence, baseline: Sequence, metric
     gains = [paired_bootstrap(labels, [m], [b], metric, 1, tag_names=tag_names)[0]  # [0]: the rows as they are
              for m, b in zip(method, baseline)]
     return " / ".join(f"{100 * g:+.1f}" for g in gains)
-
-
-def bootstrap_gains(results: Sequence[MethodResult], baseline: str | None = None, n_resamples: int = 1000,
-                    seed: int = 0) -> pd.DataFrame:
-    """Each method's gain over `baseline` (None: the registry's baseline, Single-Task) per primary on the primary's first metric, ×100, with a
-    95 % paired bootstrap interval over report rows, over the seeds both have, and the gain at
-    each of those seeds ("gain per seed", in seed order)."""
-    rows, baseline = [], baseline or baseline_method()
-    by_key = {(r.method, r.primary, r.seed): r for r in results}
-    for primary in dict.fromkeys(r.primary for r in results):
-        metric = primary_metrics(primary)[0]
-        for method in [m for m in method_names() if m != baseline]:
-            seeds = sorted(s for (m, p, s) in by_key if m == method and p == primary and (baseline, p, s) in by_key)
-            pairs = [(by_key[method, primary, s], by_key[baseline, primary, s]) for s in seeds]
-            if not pairs or any(a.report_predictions is None or b.report_predictions is None for a, b in pairs):
-                continue
-            labels, tag_names = pairs[0][0].report_labels, get_task(primary).labels
-            ours, theirs = [a.report_predictions for a, _ in pairs], [b.report_predictions for _, b in pairs]
-            gain, low, high = paired_bootstrap(labels, ours, theirs, metric, n_resamples, seed, tag_names=tag_names)
-            rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(seeds),
-                         "gain": 100 * gain, "low": 100 * low, "high": 100 * high,
-                         "significant": low > 0 or high < 0,
-                         "gain per seed": gain_per_seed(labels, ours, theirs, metric, tag_names)})
-    return pd.DataFrame(rows)

@@ -10,8 +10,9 @@ import seaborn as sns
 # ----------------------------------------------------------------------------- method comparison
 
 def plot_gains(gains: pd.DataFrame) -> plt.Figure:
-    """Each method's report gain over single-task with its paired-bootstrap interval
-    (`analysis.bootstrap_gains`), a panel per primary; filled dots: the interval excludes 0."""
+    """Each method's report gain over single-task with its seed × row bootstrap interval
+    (`analysis.seed_verdicts`), a panel per primary; filled dots: a verdict (beats or loses),
+    hollow: no evidence."""
     primaries = list(dict.fromkeys(gains["primary"]))
     n_methods = gains.groupby("primary").size().max()
     fig, axes = plt.subplots(1, len(primaries), figsize=(4.2 * len(primaries), 0.9 + 0.42 * n_methods),
@@ -21,14 +22,14 @@ def plot_gains(gains: pd.DataFrame) -> plt.Figure:
         y = np.arange(len(part))
         ax.errorbar(part["gain"], y, xerr=[part["gain"] - part["low"], part["high"] - part["gain"]],
                     fmt="none", ecolor="grey", capsize=3)
-        ax.scatter(part["gain"], y, c=np.where(part["significant"], "crimson", "white"), edgecolors="crimson", zorder=3)
+        ax.scatter(part["gain"], y, c=np.where(part["verdict"] != "no evidence", "crimson", "white"), edgecolors="crimson", zorder=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, part["method"])
         ax.invert_yaxis()
         seeds = int(part["seeds"].max())
         ax.set(title=f"{primary} ({seeds} seed{'s' if seeds > 1 else ''})",
                xlabel=f"gain over single-task, {part['metric'][0]} × 100")
-    fig.suptitle("Report gain with 95 % paired bootstrap intervals")
+    fig.suptitle("Report gain with 95 % seed × row bootstrap intervals (filled: beats or loses; hollow: no evidence)")
     fig.tight_layout()
     return fig
 

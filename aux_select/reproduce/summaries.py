@@ -11,8 +11,8 @@ import pandas as pd
 
 from aux_select.analysis.controls import ControlBenchmark, run_control_benchmark
 from aux_select.analysis.report import markdown, results_markdown
-from aux_select.analysis.statistics import bootstrap_gains
 from aux_select.analysis.tables import comparison_table, cost_table, selection_matrix
+from aux_select.analysis.verdicts import seed_verdicts
 from aux_select.data.registry import task_names
 from aux_select.experiment.context import Experiment
 from aux_select.experiment.profiles import Profile
@@ -63,7 +63,7 @@ def run_primary(primary: str, *, methods: Sequence[str], seeds: Sequence[int], p
         _save(plot_controls(bench.truth_table(), bench.table(), primary), figures_dir / f"09_{primary}_controls.png")
         return bench.write_json(path)
     comparison = save_comparison(run_methods(primary, methods, seeds, None, exp), path)
-    gains = bootstrap_gains(comparison.results)
+    gains = seed_verdicts(comparison.results)
     if len(gains):
         _save(plot_gains(gains), figures_dir / f"06_{primary}_gains.png")
     matrices = selection_matrix(comparison.results)
@@ -84,7 +84,7 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profil
     if not comparisons:
         raise FileNotFoundError(f"no compare_<primary>.json under {out_dir}; run the primaries first")
     results = [r for c in comparisons for r in c.results]
-    tables = {"comparison": comparison_table(results), "gains": bootstrap_gains(results),
+    tables = {"comparison": comparison_table(results), "gains": seed_verdicts(results),
               "cost": cost_table(comparisons)}
     matrices = selection_matrix(results)
     tables["selection"] = pd.concat(matrices, names=["method", "primary"]) if matrices else pd.DataFrame()

@@ -1,0 +1,145 @@
+"""Verdicts that count seed variance: is a method's gain over the baseline more than what another
+training seed, or another draw of report rows, would give?
+
+    table = seed_verdicts(comparison.results)   # a row per method and primary: beats / loses / no evidence
+
+Three tests, each on what varies between runs:
+- a **seed × row bootstrap** of the gain: each resample draws the seeds (method and baseline
+  paired by seed) and the report rows (the same rows for every seed), so the interval holds both
+  how far a run moves with its seed and which rows the report split happens to hold;
+- **almost stochastic order** (Dror et al., 2019; `deepsig.aso`) of the method's per-seed report
+  scores against the baseline's: ε_min < 0.5 says the method's scores are mostly above;
+- **Holm's step-down correction** of the bootstrap p-values across the methods of a primary.
+
+A method **beats** the baseline where its Holm-corrected p is below α, its gain is positive and
+ε_min(method, baseline) < 0.5; it **loses** in the mirror case; otherwise there is **no evidence**.
+One seed is never evidence: with one run each there is no seed variance to measure. The smallest
+gain the test could detect at that many seeds is beside each verdict (80 % power, from the
+bootstrap's standard error).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from aux_select.analysis.statistics import gain_per_seed
+from aux_select.analysis.tables import primary_metrics
+from aux_select.data.registry import get_task
+from aux_select.methods.registry import MethodResult, baseline_method, method_names
+from aux_select.train.metrics import as_rows, resample_scores
+
+BEATS, LOSES, NO_EVIDENCE = "beats", "loses", "no evidence"
+
+
+@dataclass
+class GainTest:
+    gain: float          # mean over seeds of the method's metric minus the baseline's, on the report rows
+    low: float           # the seed × row bootstrap's percentile interval
+    high: float
+    p: float             # two-sided bootstrap p-value of "no gain" (1: every resample is a tie)
+    se: float            # the bootstrap's standard error of the gain
+
+
+def seed_row_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, metric: str, n_resamples: int = 1000,
+                       seed: int = 0, confidence: float = 0.95, tag_names: Sequence[str] | None = None) -> GainTest:
+    """The gain of `method` over `baseline`, both (seeds, rows) and paired by seed, with an
+    interval from resampling seeds and report rows together."""
+    labels = as_rows(labels)
+    n, seeds = len(labels), len(method)
+    rng = np.random.default_rng(seed)
+    # a row resample is how often it draws each row; the first is the report rows as they are
+    counts = np.stack([np.ones(n, dtype=int)] + [np.bincount(rng.integers(0, n, n), minlength=n)
+                                                 for _ in range(n_resamples)])  # (1 + resamples, rows)
+    diffs = np.stack([resample_scores(metric, [as_rows(m)], labels, counts, tag_names)
+                      - resample_scores(metric, [as_rows(b)], labels, counts, tag_names)
+                      for m, b in zip(method, baseline)])  # (seeds, 1 + resamples)
+    drawn = rng.integers(0, seeds, (n_resamples, seeds))  # the seeds each resample draws
+    replicates = diffs[drawn, np.arange(1, n_resamples + 1)[:, None]].mean(axis=1)  # (resamples,)
+    tail = 100 * (1 - confidence) / 2
+    p = min(1.0, 2 * min(np.mean(replicates <= 0), np.mean(replicates >= 0)))
+    return GainTest(float(diffs[:, 0].mean()), float(np.percentile(replicates, tail)),
+                    float(np.percentile(replicates, 100 - tail)), float(p), float(np.std(replicates, ddof=1)))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error over the tests given)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    scaled = np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order])
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.maximum.accumulate(scaled)  # never below a smaller p's adjusted value
+    return adjusted
+
+
+def aso_epsilon(scores: Sequence[float], baseline: Sequence[float], num_comparisons: int = 1, seed: int = 0) -> float:
+    """deepsig's ε_min of `scores` over `baseline` (per-seed scores; NaN with fewer than two seeds):
+    0 means the first almost stochastically dominates, 1 the reverse, 0.5 neither."""
+    if len(scores) < 2 or len(baseline) < 2:
+        return float("nan")
+    from deepsig import aso  # imports torch-typed helpers: only where a verdict is made
+    with warnings.catch_warnings():  # identical scores: deepsig warns of 0/0 and answers 1, no dominance
+        warnings.filterwarnings("ignore", "Division by zero", UserWarning)
+        return float(aso(list(scores), list(baseline), num_comparisons=num_comparisons, num_bootstrap_iterations=200,
+                         seed=seed, show_progress=False))
+
+
+def detectable_gain(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true gain a two-sided test at `alpha` finds with `power`, given the gain's
+    standard error: (z_{1-α/2} + z_power) × se."""
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * se)
+
+
+def verdict(test: GainTest, p_holm: float, eps_up: float, eps_down: float, seeds: int, alpha: float = 0.05) -> str:
+    """beats / loses / no evidence, from the corrected p, the gain's sign and ASO in that direction."""
+    if seeds < 2 or p_holm >= alpha:
+        return NO_EVIDENCE
+    if test.gain > 0 and eps_up < 0.5:
+        return BEATS
+    if test.gain < 0 and eps_down < 0.5:
+        return LOSES
+    return NO_EVIDENCE
+
+
+def _paired(results: Sequence[MethodResult], method: str, baseline: str, primary: str) -> list[tuple]:
+    by_key = {(r.method, r.primary, r.seed): r for r in results}
+    seeds = sorted(s for (m, p, s) in by_key if (m, p) == (method, primary) and (baseline, p, s) in by_key)
+    pairs = [(by_key[method, primary, s], by_key[baseline, primary, s]) for s in seeds]
+    return [] if any(a.report_predictions is None or b.report_predictions is None for a, b in pairs) else pairs
+
+
+def seed_verdicts(results: Sequence[MethodResult], baseline: str | None = None, n_resamples: int = 1000,
+                  seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """A row per primary and method: the gain over `baseline` (None: the registry's) on the
+    primary's first metric ×100, its seed × row interval, p (raw and Holm-corrected over the
+    primary's methods), ASO ε_min, the verdict, how many seeds it rests on, the smallest gain
+    that many seeds could detect, and the gain at each seed."""
+    baseline, rows = baseline or baseline_method(), []
+    for primary in dict.fromkeys(r.primary for r in results):
+        metric, tags = primary_metrics(primary)[0], get_task(primary).labels
+        mine = []
+        for method in [m for m in method_names() if m != baseline]:
+            pairs = _paired(results, method, baseline, primary)
+            if not pairs:
+                continue
+            ours, theirs = [a.report_predictions for a, _ in pairs], [b.report_predictions for _, b in pairs]
+            labels = pairs[0][0].report_labels
+            test = seed_row_bootstrap(labels, ours, theirs, metric, n_resamples, seed, tag_names=tags)
+            scores = [[r.report[metric] for r in side] for side in zip(*pairs)]
+            mine.append((method, pairs, test, scores, gain_per_seed(labels, ours, theirs, metric, tags)))
+        adjusted = holm([test.p for _, _, test, _, _ in mine]) if mine else []
+        for (method, pairs, test, (up, down), per_seed), p_holm in zip(mine, adjusted):
+            eps_up, eps_down = aso_epsilon(up, down, len(mine), seed), aso_epsilon(down, up, len(mine), seed)
+            rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(pairs),
+                         "gain": 100 * test.gain, "low": 100 * test.low, "high": 100 * test.high,
+                         "p": test.p, "p (Holm)": float(p_holm), "ASO ε_min": eps_up,
+                         "verdict": verdict(test, p_holm, eps_up, eps_down, len(pairs), alpha),
+                         # one seed, or runs that tie in every resample: no variance to size a test by
+                         "detectable gain": 100 * detectable_gain(test.se, alpha) if len(pairs) > 1 and test.se > 0
+                         else np.nan,
+                         "gain per seed": per_seed})
+    return pd.DataFrame(rows)
