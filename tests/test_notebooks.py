@@ -88,6 +88,9 @@ def test_01_tasks_and_data(fixture_data_dir, tmp_path):
     assert rows["MNLI-proxy"]["notes"].startswith("PROXY for MNLI")
     assert summary["splits"]["RTE"] == {"train": SMOKE.train_cap, "select": 10, "report": SMOKE.report_cap}
     assert_figures(tmp_path, "01_length_distribution.png", "01_label_distribution.png")
+    overlap, pairs = summary["report_overlap"], summary["report_overlap_pairs"]  # {train task: {primary: rows}}
+    assert set(overlap) == set(pairs) == set(summary["tasks"])
+    assert all(0 <= pairs[t][p] <= overlap[t][p] <= summary["splits"][t]["train"] for t in overlap for p in overlap[t])
 
 
 @pytest.mark.slow

@@ -253,8 +253,9 @@ def load_task(name: str | TaskSpec, data_dir: str | os.PathLike | None = None, *
         order = rng.permutation(len(train_src))
         n_report = round(len(order) * HELD_OUT_REPORT_FRACTION)
         report_src, train_src = train_src.select(order[:n_report]), train_src.select(order[n_report:])
-        notes.append(f"no dev file: {n_report} rows held out of the source as report (seed {seed}), "
-                     "the rest as train/select")
+        notes.append(f"report: {n_report} rows of that dev file held out (seed {seed}), the rest as train/select"
+                     if spec.proxy_of else f"no dev file: {n_report} rows held out of the source as report "
+                     f"(seed {seed}), the rest as train/select")
     order = rng.permutation(len(train_src))
     n_select = _take(len(order), select_fraction, select_cap)
     select, pool = order[:n_select], order[n_select:]
