@@ -39,6 +39,11 @@ def gain_per_seed(labels: Sequence, method: Sequence, baseline: Sequence, metric
     """The gain (×100) at each seed alone, in seed order ("+4.7 / +0.0"); `method` and `baseline`
     are (seeds, rows). A paired-bootstrap interval holds the trained runs fixed, so this is what
     shows how far they move with the seed."""
-    gains = [paired_bootstrap(labels, [m], [b], metric, 1, tag_names=tag_names)[0]  # [0]: the rows as they are
-             for m, b in zip(method, baseline)]
+    # [0]: the gain on the report rows as they are
+    return per_seed_text([paired_bootstrap(labels, [m], [b], metric, 1, tag_names=tag_names)[0]
+                          for m, b in zip(method, baseline)])
+
+
+def per_seed_text(gains: Sequence[float]) -> str:
+    """Gains (fractions) at each seed as the tables show them, ×100: "+4.7 / +0.0"."""
     return " / ".join(f"{100 * g:+.1f}" for g in gains)

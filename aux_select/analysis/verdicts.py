@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from aux_select.analysis.statistics import gain_per_seed
+from aux_select.analysis.statistics import per_seed_text
 from aux_select.analysis.tables import primary_metrics
 from aux_select.data.registry import get_task
 from aux_select.methods.registry import MethodResult, baseline_method, method_names
@@ -43,6 +43,7 @@ class GainTest:
     high: float
     p: float             # two-sided bootstrap p-value of "no gain" (1: every resample is a tie)
     se: float            # the bootstrap's standard error of the gain
+    per_seed: list[float]  # the gain at each seed alone, on the report rows as they are
 
 
 def seed_row_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, metric: str, n_resamples: int = 1000,
@@ -63,7 +64,8 @@ def seed_row_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, m
     tail = 100 * (1 - confidence) / 2
     p = min(1.0, 2 * min(np.mean(replicates <= 0), np.mean(replicates >= 0)))
     return GainTest(float(diffs[:, 0].mean()), float(np.percentile(replicates, tail)),
-                    float(np.percentile(replicates, 100 - tail)), float(p), float(np.std(replicates, ddof=1)))
+                    float(np.percentile(replicates, 100 - tail)), float(p), float(np.std(replicates, ddof=1)),
+                    diffs[:, 0].tolist())
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -105,8 +107,7 @@ def verdict(test: GainTest, p_holm: float, eps_up: float, eps_down: float, seeds
     return NO_EVIDENCE
 
 
-def _paired(results: Sequence[MethodResult], method: str, baseline: str, primary: str) -> list[tuple]:
-    by_key = {(r.method, r.primary, r.seed): r for r in results}
+def _paired(by_key: dict[tuple, MethodResult], method: str, baseline: str, primary: str) -> list[tuple]:
     seeds = sorted(s for (m, p, s) in by_key if (m, p) == (method, primary) and (baseline, p, s) in by_key)
     pairs = [(by_key[method, primary, s], by_key[baseline, primary, s]) for s in seeds]
     return [] if any(a.report_predictions is None or b.report_predictions is None for a, b in pairs) else pairs
@@ -119,18 +120,19 @@ def seed_verdicts(results: Sequence[MethodResult], baseline: str | None = None, 
     primary's methods), ASO ε_min, the verdict, how many seeds it rests on, the smallest gain
     that many seeds could detect, and the gain at each seed."""
     baseline, rows = baseline or baseline_method(), []
+    by_key = {(r.method, r.primary, r.seed): r for r in results}
     for primary in dict.fromkeys(r.primary for r in results):
         metric, tags = primary_metrics(primary)[0], get_task(primary).labels
         mine = []
         for method in [m for m in method_names() if m != baseline]:
-            pairs = _paired(results, method, baseline, primary)
+            pairs = _paired(by_key, method, baseline, primary)
             if not pairs:
                 continue
             ours, theirs = [a.report_predictions for a, _ in pairs], [b.report_predictions for _, b in pairs]
             labels = pairs[0][0].report_labels
             test = seed_row_bootstrap(labels, ours, theirs, metric, n_resamples, seed, tag_names=tags)
             scores = [[r.report[metric] for r in side] for side in zip(*pairs)]
-            mine.append((method, pairs, test, scores, gain_per_seed(labels, ours, theirs, metric, tags)))
+            mine.append((method, pairs, test, scores, per_seed_text(test.per_seed)))
         adjusted = holm([test.p for _, _, test, _, _ in mine]) if mine else []
         for (method, pairs, test, (up, down), per_seed), p_holm in zip(mine, adjusted):
             eps_up, eps_down = aso_epsilon(up, down, len(mine), seed), aso_epsilon(down, up, len(mine), seed)

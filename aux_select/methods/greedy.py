@@ -62,7 +62,7 @@ class MTLScorer:
 
     def trials(self, tried: Sequence[Sequence[str]]) -> list[Trial]:
         """Each auxiliary set a search tried as a `Trial` of its stored run."""
-        return [Trial.of_run(self.run(aux), self.run(aux).ratio, tasks=aux) for aux in tried]
+        return [Trial.of_run(run, run.ratio, tasks=aux) for aux, run in zip(tried, map(self.run, tried))]
 
 
 @dataclass
