@@ -40,7 +40,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "data"
 def run_unit(exp: Experiment, item: tuple) -> None:
     """One MTL run as a unit: item = (seed, tasks)."""
     seed, names = item
-    exp.with_seed(seed).run(list(names), [1] * len(names))
+    exp.with_seed(seed).run(list(names))
 
 
 def warm_up(exp: Experiment, items: list) -> None:

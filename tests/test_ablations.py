@@ -7,7 +7,7 @@ import pytest
 from aux_select.methods.autosem import ablations
 from aux_select.methods.autosem.ablations import (AblationResult, educated_guesses, grid_ratios, run_ablations, run_grid)
 from aux_select.experiment.profiles import override
-from aux_select.train.schedule import canonical_ratio
+from aux_select.train.schedule import canonical_ratio, within_k
 from fakes import fake_experiment
 
 SMOKE = override("smoke", ["gp.calls=5", "gp.initial_points=2"])
@@ -53,9 +53,12 @@ def test_grid_uses_the_gp_budget(fake):
     exp, calls = fake
     result = run_grid("MRPC", ["CoLA", "WNLI"], exp)
     ratios = grid_ratios(3, 5, 20, seed=0)
-    assert [t.ratio for t in result.trials] == ratios
-    # a ratio proportional to one already run is that run: trained once
-    assert len(calls) == len({tuple(canonical_ratio(r)) + tuple(r_ > 0 for r_ in r) for r in ratios})
+    assert [t.at for t in result.trials] == ratios
+    # each point trains as the ratio that fits K, as the GP's do; one proportional to a run already
+    # made is that run, trained once
+    k = exp.profile.train.max_total_factor
+    assert [t.ratio for t in result.trials] == [within_k(r, k) for r in ratios]
+    assert len(calls) == len({tuple(canonical_ratio(within_k(r, k))) + tuple(r_ > 0 for r_ in r) for r in ratios})
     assert result.settings["method"] == "grid" and result.best_ratio is not None
 
 

@@ -103,7 +103,8 @@ def test_unknown_method_is_refused_with_the_known_ones():
 
 def test_one_experiment_has_one_part_name_whichever_method_ran_it():
     run_name = registry.run_name
-    assert run_name(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == run_name(["RTE", "MRPC", "WNLI"])  # NO-SEL, HEU
+    assert run_name(["RTE", "WNLI", "MRPC"], [1, 1, 1]) == run_name(["RTE", "MRPC", "WNLI"], [1, 1, 1])  # NO-SEL, HEU
+    assert run_name(["RTE", "WNLI", "MRPC"], [2, 1, 1]) == "MTL run RTE+MRPC+WNLI uniform, primary 2:1"  # within K
     assert run_name(["RTE"], [1]) == SINGLE_TASK_RUN  # a GP ratio that dropped every auxiliary
     assert run_name(["RTE", "MRPC"], [7, 1]) != run_name(["RTE", "MRPC"], [1, 7])
     assert run_name(["RTE", "MRPC"], [2, 2]) == run_name(["RTE", "MRPC"], [1, 1])  # canonical ratios

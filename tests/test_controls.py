@@ -31,10 +31,10 @@ def context(fixture_data_dir):
 def test_controls_never_hold_a_row_the_primary_trains_on_or_is_scored_on(context, fixture_data_dir, primary):
     exp = context(primary)
     full = Experiment("smoke", data_dir=fixture_data_dir, progress=False).task(primary)
-    half, clone, flip, shuffle = exp.tasks([primary, *control_names(primary)])
+    half, clone, contra, shuffle = exp.tasks([primary, *control_names(primary)])
     assert Counter(rows(half.train)) + Counter(rows(clone.train)) == Counter(rows(full.train))  # one cut of train
     assert abs(len(clone.train) - len(half.train)) <= 1  # clone_fraction 0.5
-    for control in (clone, flip, shuffle):
+    for control in (clone, contra, shuffle):
         assert rows(control.train) == rows(clone.train)  # the same rows, other labels
         assert not set(rows(control.train)) & set(rows(half.train))
         assert not set(rows(control.train)) & (set(rows(full.select)) | set(rows(full.report)))
@@ -43,27 +43,27 @@ def test_controls_never_hold_a_row_the_primary_trains_on_or_is_scored_on(context
     assert half.select["label"] == full.select["label"] and half.report["label"] == full.report["label"]
 
 
-def test_flip_deranges_every_label_and_shuffle_keeps_their_counts(context):
-    clone, flip, shuffle = context("MRPC").tasks(control_names("MRPC"))
-    assert all(a != b for a, b in zip(clone.train["label"], flip.train["label"]))  # two classes: swapped
+def test_contra_deranges_every_label_and_shuffle_keeps_their_counts(context):
+    clone, contra, shuffle = context("MRPC").tasks(control_names("MRPC"))
+    assert all(a != b for a, b in zip(clone.train["label"], contra.train["label"]))  # two classes: swapped
     assert Counter(shuffle.train["label"]) == Counter(clone.train["label"])
     assert shuffle.train["label"] != clone.train["label"]
 
 
-def test_a_regression_flip_mirrors_the_label_range(context):
+def test_a_regression_contra_mirrors_the_label_range(context):
     exp = context("STS-B")
-    half, clone, flip = exp.tasks(["STS-B", "STS-B~clone", "STS-B~flip"])
+    half, clone, contra = exp.tasks(["STS-B", "STS-B~clone", "STS-B~contra"])
     labels = np.concatenate([half.train["label"], clone.train["label"]])
     low, high = labels.min(), labels.max()
-    np.testing.assert_allclose(flip.train["label"], low + high - np.asarray(clone.train["label"]), atol=1e-5)
+    np.testing.assert_allclose(contra.train["label"], low + high - np.asarray(clone.train["label"]), atol=1e-5)
 
 
 def test_a_tagging_primarys_controls_keep_its_sentences(context):
-    clone, flip, shuffle = context("POS").tasks(control_names("POS"))
-    for control in (flip, shuffle):
+    clone, contra, shuffle = context("POS").tasks(control_names("POS"))
+    for control in (contra, shuffle):
         assert control.train["words"] == clone.train["words"]
         assert [len(t) for t in control.train["label"]] == [len(w) for w in clone.train["words"]]  # a tag per word
-    pairs = [(a, b) for tags, flipped in zip(clone.train["label"], flip.train["label"]) for a, b in zip(tags, flipped)]
+    pairs = [(a, b) for tags, flipped in zip(clone.train["label"], contra.train["label"]) for a, b in zip(tags, flipped)]
     assert all(a != b for a, b in pairs)  # the derangement moves every tag
     mapping = {}
     for a, b in pairs:
@@ -79,12 +79,12 @@ def test_the_controls_are_the_same_under_their_seed_and_move_with_it(context, fi
         assert one[name].train.to_dict() == again[name].train.to_dict()
     assert rows(one["MRPC~clone"].train) != rows(other["MRPC~clone"].train)
     assert one["MRPC~shuffle"].train["label"] != other["MRPC~shuffle"].train["label"]
-    assert context("MRPC").task("MRPC~flip").train.to_dict() == one["MRPC~flip"].train.to_dict()  # the profile's cut
+    assert context("MRPC").task("MRPC~contra").train.to_dict() == one["MRPC~contra"].train.to_dict()  # the profile's cut
 
 
 def test_a_context_with_controls_offers_them_and_crosses_to_a_worker(context):
     exp = context("MRPC")
-    assert exp.candidates("MRPC")[-3:] == ["MRPC~clone", "MRPC~flip", "MRPC~shuffle"]
+    assert exp.candidates("MRPC")[-3:] == ["MRPC~clone", "MRPC~contra", "MRPC~shuffle"]
     assert not any("~" in c for c in exp.candidates("RTE"))  # another primary's pool: no controls
     rebuilt = pickle.loads(pickle.dumps(exp))
     assert rebuilt.controls == "MRPC" and rebuilt.task("MRPC~clone").train.to_dict() == exp.task("MRPC~clone").train.to_dict()
@@ -114,8 +114,32 @@ def test_derangement_moves_every_element():
 
 
 def test_rankings_are_each_methods_own_order():
-    stage1 = Stage1Result(["MRPC", "RTE", "MRPC~clone", "MRPC~flip"], [], [], [],
-                          {"MRPC": 0.9, "RTE": 0.2, "MRPC~clone": 0.7, "MRPC~flip": 0.7}, {}, [], 0.5, 0.0)
-    assert stage1.ranking == ["MRPC~clone", "MRPC~flip", "RTE"]  # the primary's own arm left out; a tie keeps arm order
-    selection = SelectionResult("MRPC", [("MRPC~flip", 0.8), ("RTE", 0.5)], [], None)
-    assert selection.ranking == ["MRPC~flip", "RTE"]
+    stage1 = Stage1Result(["MRPC", "RTE", "MRPC~clone", "MRPC~contra"], [], [], [],
+                          {"MRPC": 0.9, "RTE": 0.2, "MRPC~clone": 0.7, "MRPC~contra": 0.7}, {}, [], 0.5, 0.0)
+    assert stage1.ranking == ["MRPC~clone", "MRPC~contra", "RTE"]  # the primary's own arm left out; a tie keeps arm order
+    selection = SelectionResult("MRPC", [("MRPC~contra", 0.8), ("RTE", 0.5)], [], None)
+    assert selection.ranking == ["MRPC~contra", "RTE"]
+
+
+def test_contra_trains_through_the_primarys_head_and_hurts_where_its_own_head_would_help():
+    # why P~flip was a second clone and P~contra must hurt, on a tiny learnable task: the same
+    # deranged labels (binary: swapped) help through a head of their own (the head learns the
+    # swap, the encoder the task) and pull the primary to chance through the primary's head
+    from dataclasses import replace
+
+    from test_train import FAST, TINY
+
+    from aux_select.data.loading import TaskData
+    from aux_select.data.synthetic import synthetic_task
+    from aux_select.model.heads import build_model
+    from aux_select.train.run import run_mtl
+    toy, other = synthetic_task("toy", n_train=128), synthetic_task("toy", n_train=128, seed=5)
+    swapped = other.train.map(lambda row: {"label": 1 - row["label"]})
+    empty = other.select.select([])
+    contra = TaskData(replace(toy.spec, name="toy~contra", head_of="toy"), swapped, empty, empty, "synthetic", "")
+    own_head = TaskData(replace(toy.spec, name="toy~flip"), swapped, empty, empty, "synthetic", "")
+    assert list(build_model(TINY, [toy.spec, contra.spec], 100).heads) == ["toy"]  # one head, the primary's
+    config = replace(FAST, max_steps=100)
+    alone, hurt, helped = (run_mtl(tasks, [1] * len(tasks), encoder=TINY, config=config, progress=False).report_score
+                           for tasks in ([toy], [toy, contra], [toy, own_head]))
+    assert alone >= 0.75 and hurt <= alone - 0.25 and helped >= alone

@@ -290,3 +290,21 @@ def test_a_batched_stage2_records_every_point_and_resumes(fake, tmp_path, monkey
     exp, calls = fake(store=store, profile=override(SMOKE, ["gp.batch_size=2"]))
     from_profile = run_stage2("RTE", ["MRPC"], exp)  # the profile's setting: the same search, read back
     assert json.dumps(from_profile.to_json()) == json.dumps(full.to_json()) and calls == []
+
+
+def test_under_k_each_gp_point_trains_as_the_ratio_that_fits_and_the_search_resumes_from_its_points(fake, tmp_path):
+    from aux_select.methods.autosem.ablations import run_grid
+    from aux_select.train.schedule import fits, within_k
+    profile = override(SMOKE, ["train.max_total_factor=2"])  # the bowl's optimum 6:14 lies outside K = 2
+    store = Store(tmp_path)
+    exp, calls = fake(profile=profile, store=store)
+    result = run_stage2("RTE", ["MRPC"], exp)
+    assert all(fits(ratio, 2) for _, ratio in calls) and all(fits(t.ratio, 2) for t in result.trials)
+    moved = [t for t in result.trials if t.point is not None]  # points whose primary entry was raised
+    assert moved and all(t.ratio == within_k(t.point, 2) != t.point for t in moved)
+    assert len({tuple(t.at) for t in result.trials}) == 7 and fits(result.best_ratio, 2)
+    again = run_stage2("RTE", ["MRPC"], fake(profile=profile, store=store)[0])
+    assert json.dumps(again.to_json()) == json.dumps(result.to_json())
+    assert all(fits(t.ratio, 2) for t in run_grid("RTE", ["MRPC"], exp).trials)
+    with pytest.raises(ValueError, match="K must exceed 1"):
+        within_k([1, 1], 1.0)

@@ -239,7 +239,7 @@ def test_09_control_tasks(fixture_data_dir, tmp_path):
     # every method, with one GLUE candidate besides the three controls: seconds, not minutes
     summary = run_notebook("09_control_tasks.ipynb", tmp_path, "controls_MRPC.json", fixture_data_dir,
                            primary="MRPC", candidates=["WNLI"], store_dir=str(tmp_path / "store"))
-    controls = ["MRPC~clone", "MRPC~flip", "MRPC~shuffle"]
+    controls = ["MRPC~clone", "MRPC~contra", "MRPC~shuffle"]
     assert [t["control"] for t in summary["truth"]] == controls and summary["seeds"] == [0]
     assert all(t["low"] <= t["gain"] <= t["high"] for t in summary["truth"])
     assert [(r["control"], r["seed"]) for r in summary["runs"]] == [(None, 0)] + [(c, 0) for c in controls]

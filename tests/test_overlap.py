@@ -37,3 +37,24 @@ def test_the_overlap_table_reads_primaries_by_report_and_tasks_by_train():
     c = pairs("C", "train", [("shared TEXT", "z"), ("other", "w")])
     table = report_overlap([p, c])
     assert table.loc["P", "C"] == 1 and table.loc["P", "P"] == 0  # C's train holds P's report sentence
+
+
+def test_a_run_trains_no_row_holding_the_primarys_report_text_and_records_how_many_went(fixture_data_dir):
+    from datasets import concatenate_datasets
+
+    from aux_select.data.overlap import without_report_text
+    from aux_select.experiment import Experiment
+    exp = Experiment("smoke", data_dir=fixture_data_dir, progress=False)
+    rte, mrpc = exp.tasks(["RTE", "MRPC"])
+    leak = Dataset.from_list([{"text_a": "unrelated", "text_b": rte.report["text_a"][0].upper() + " ", "label": 0}],
+                             features=mrpc.train.features)
+    exp.use_task(replace(mrpc, train=concatenate_datasets([mrpc.train, leak])))
+    (rte_clean, mrpc_clean), dropped = exp.training_tasks(["RTE", "MRPC"])
+    assert dropped["MRPC"] >= 1 and len(mrpc_clean.train) == len(mrpc.train) + 1 - dropped["MRPC"]
+    assert not shared_rows(mrpc_clean, rte) and not shared_rows(rte_clean, rte)  # the primary's own split too
+    assert dropped["RTE"] == len(shared_rows(rte, rte))
+    assert exp.training_tasks(["MRPC"])[1] == {"MRPC": len(shared_rows(exp.task("MRPC"), exp.task("MRPC")))}
+    assert without_report_text(rte_clean, rte) == (rte_clean, 0)  # nothing left to drop: the task itself
+    run = exp.run(["RTE", "MRPC"])
+    assert run.report_text_dropped == dropped
+    assert exp.run(["RTE", "MRPC"], [1, 1]) == run  # the uniform mix under smoke's K = 4 is 1:1, read back

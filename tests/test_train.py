@@ -10,7 +10,7 @@ from aux_select.model.encoders import EncoderConfig
 from aux_select.train.run import PeakMemory, run_mtl
 from aux_select.train.config import TrainConfig
 from aux_select.train.trainer import Trainer
-from aux_select.train.schedule import mixing_schedule, run_length, validate_ratio
+from aux_select.train.schedule import fits, mixing_schedule, run_length, total_factor, uniform_mix, validate_ratio
 
 TINY = EncoderConfig(name="tiny-bert", max_len=32)
 FAST = TrainConfig(max_steps=40, batch_size=16, eval_batch_size=64, lr=2e-3)
@@ -84,13 +84,27 @@ def test_ratio_sets_examples_and_zero_drops_a_task(toy):
     assert (result.steps, result.primary_steps) == (30, 20)
 
 
-def test_auxiliary_steps_come_on_top_up_to_the_cap(toy):
+def test_auxiliary_steps_come_on_top_and_a_mix_over_k_is_refused_not_cut(toy):
     aux = synthetic_task("aux", pair=True, regression=True, seed=1)
     assert [run_length([1, 5], n) for n in (1, 2, 10)] == [1, 7, 55]
     assert run_length([3, 1], 6) == 8  # schedule 0 1 0 0 | 0 1 0 0: the 6th primary step is the 8th
-    capped = run_mtl([toy, aux], [1, 5], encoder=TINY, config=replace(FAST, max_steps=10, max_total_factor=3),
-                     progress=False)
-    assert (capped.steps, capped.primary_steps) == (30, 5)  # the cap binds: the primary gets 5 of its 10
+    with pytest.raises(ValueError, match="trains 6 times the primary's steps, over K"):
+        run_mtl([toy, aux], [1, 5], encoder=TINY, config=replace(FAST, max_steps=10, max_total_factor=3),
+                progress=False)
+    fitting = run_mtl([toy, aux], [1, 2], encoder=TINY, config=replace(FAST, max_steps=10, max_total_factor=3),
+                      progress=False)
+    assert (fitting.steps, fitting.primary_steps) == (28, 10)  # the primary gets all 10 of its steps
+
+
+def test_uniform_mixes_fit_k_with_the_smallest_primary_share():
+    assert uniform_mix(1, 2.0) == [1] and uniform_mix(2, 2.0) == [1, 1] and uniform_mix(4) == [1, 1, 1, 1]
+    for n_tasks in range(2, 10):
+        for k in (1.5, 2.0, 3.0, 4.0):
+            mix = uniform_mix(n_tasks, k)
+            assert fits(mix, k) and total_factor(mix) <= k
+            assert mix[0] == 1 or not fits([mix[0] - 1, *mix[1:]], k)  # no smaller primary share fits
+    with pytest.raises(ValueError, match="K must exceed 1"):
+        uniform_mix(3, 1.0)
 
 
 def test_a_constant_schedule_makes_a_longer_run_extend_a_shorter_one(toy):

@@ -4,11 +4,11 @@ from aux_select.analysis.budget import BudgetStudy, budget_study, choose_budget,
 from aux_select.analysis.controls import ControlBenchmark, run_control_benchmark
 from aux_select.analysis.papers import claims, paper_scores, paper_tables, papers_table, selection_beside_paper
 from aux_select.analysis.report import markdown, results_markdown
-from aux_select.analysis.statistics import gain_per_seed, paired_bootstrap
+from aux_select.analysis.statistics import paired_bootstrap
 from aux_select.analysis.tables import comparison_table, cost_table, scores_table, selection_matrix
 from aux_select.analysis.verdicts import seed_verdicts
 
 __all__ = ["BudgetStudy", "budget_study", "choose_budget", "curves_table", "ControlBenchmark",
            "run_control_benchmark", "claims", "paper_scores", "paper_tables", "papers_table", "selection_beside_paper",
-           "markdown", "results_markdown", "gain_per_seed", "paired_bootstrap", "comparison_table",
+           "markdown", "results_markdown", "paired_bootstrap", "comparison_table",
            "cost_table", "scores_table", "selection_matrix", "seed_verdicts"]

@@ -3,16 +3,19 @@ usefulness is known by construction (`aux_select.data.controls`).
 
     bench = run_control_benchmark("MRPC", seeds=[0, 1, 2], profile="cpu", store=store)
     bench.truth_table()   # each control alone with the primary at 1:1 against the primary alone:
-                          # the gain on report with its paired-bootstrap interval, and the verdict
+                          # the gain on report, its seed x row interval, the verdict across seeds
     bench.table()         # per method: how often it selected each control, where it ranked it,
-                          # its score against single-task and against primary + clone (the oracle)
+                          # its score against single-task and against the primary + clone
     bench.cost_table()    # what it cost: the methods (analysis.cost_table), the ground-truth runs, all of it
     plots.plot_controls(bench.truth_table(), bench.table())
 
-The candidates are the pool the data provides plus P~clone, P~flip and P~shuffle, and P trains on
-the rows the clone leaves, in every run here (the single-task run too). The ground truth is
-measured, not assumed: a control counts as helpful or harmful only where its interval excludes
-0. It is an evaluation, like every report score, and decides nothing.
+The candidates are the pool the data provides plus P~clone, P~contra and P~shuffle, and P trains
+on the rows the clone leaves, in every run here (the single-task run too). The ground truth is
+measured, not assumed, by the seed-level test of `analysis.verdicts` (seed x row bootstrap, ASO,
+Holm over the three controls): a control is helpful or harmful only where that test says the
+primary + control beats or loses to the primary alone; one seed is never evidence. P + clone is
+no ceiling (methods that add more than the clone can score above it): the table names it for
+what it is. The ground truth is an evaluation, like every report score, and decides nothing.
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aux_select.analysis.statistics import gain_per_seed, paired_bootstrap
 from aux_select.analysis.tables import cost_table, unique_work_s
+from aux_select.analysis.verdicts import BEATS, LOSES, Arm, gain_verdicts
 from aux_select.data.registry import CONTROL_KINDS, control_names, get_task
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.registry import run_part
@@ -32,7 +35,8 @@ from aux_select.methods.run import Comparison, run_methods
 from aux_select.runtime.cost import Part, peak
 from aux_select.runtime.store import JsonResult
 
-HELPFUL, HARMFUL, NO_EFFECT = "helpful", "harmful", "no effect shown"
+HELPFUL, HARMFUL, NO_EVIDENCE = "helpful", "harmful", "no evidence"
+AS_CONTROL = {BEATS: HELPFUL, LOSES: HARMFUL}  # a control's verdict in the words of a control
 
 
 def control_context(exp: Experiment, primary: str) -> Experiment:
@@ -53,7 +57,8 @@ class ControlBenchmark(JsonResult):
     runs: list[dict]                  # the primary alone and with each control at 1:1, per seed:
                                       # {"control" (None: alone), "seed", "report", "select_score",
                                       #  "part": its cost, named like a method's parts}
-    truth: list[dict]                 # per control: gain, low, high (×100), verdict, gain per seed
+    truth: list[dict]                 # per control: `verdicts.gain_verdicts`' row, the verdict as
+                                      # helpful / harmful / no evidence
     comparison: Comparison            # every method at every seed, the controls among the candidates
     settings: dict = field(default_factory=dict)
 
@@ -91,7 +96,7 @@ class ControlBenchmark(JsonResult):
                                        else np.nan)
             row[self.metric] = 100 * np.mean([r.report[self.metric] for r in mine])
             row["Δ single-task"] = 100 * np.mean([r.report[self.metric] - self._score(None, r.seed) for r in mine])
-            row["Δ oracle (+clone)"] = 100 * np.mean([r.report[self.metric] - self._score(clone, r.seed) for r in mine])
+            row["Δ P + clone"] = 100 * np.mean([r.report[self.metric] - self._score(clone, r.seed) for r in mine])
             rows.append(row)
         return pd.DataFrame(rows).set_index("method")
 
@@ -125,28 +130,23 @@ class ControlBenchmark(JsonResult):
 def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resamples: int = 1000
                  ) -> tuple[list[dict], list[dict]]:
     """(runs, truth): the primary alone and with each control at 1:1 at every seed (stored MTL
-    runs), and per control the paired-bootstrap gain on report over the seeds with its verdict."""
+    runs), and per control its gain over the primary alone with the seed-level verdict."""
     exp = control_context(exp, primary)
-    metric, tag_names, labels = get_task(primary).metrics[0], get_task(primary).labels, None
-    runs, predictions = [], {}
+    metric = get_task(primary).metrics[0]
+    runs, predictions, scores, labels = [], {}, {}, None
     jobs = [(seed, control) for seed in seeds for control in (None, *control_names(primary))]
     for seed, control in tqdm(jobs, desc=f"control runs for {primary}", disable=not exp.progress, delay=10):
         names = [primary] if control is None else [primary, control]
-        run = exp.with_seed(seed).run(names, [1] * len(names))
+        run = exp.with_seed(seed).run(names)
         runs.append({"control": control, "seed": seed, "report": dict(run.report), "select_score": run.select_score,
                      "part": run_part(run)})
         predictions.setdefault(control, []).append(run.report_predictions)
+        scores.setdefault(control, []).append(run.report[metric])
         labels = run.report_labels
-    truth = []
-    for control in control_names(primary):
-        gain, low, high = paired_bootstrap(labels, predictions[control], predictions[None], metric, n_resamples,
-                                           tag_names=tag_names)
-        verdict = HELPFUL if low > 0 else HARMFUL if high < 0 else NO_EFFECT
-        truth.append({"control": control, "metric": metric, "seeds": len(seeds), "gain": float(100 * gain),
-                      "low": float(100 * low), "high": float(100 * high), "verdict": verdict,
-                      "gain per seed": gain_per_seed(labels, predictions[control], predictions[None], metric,
-                                                     tag_names)})
-    return runs, truth
+    arms = {c: Arm(predictions[c], predictions[None], scores[c], scores[None]) for c in control_names(primary)}
+    truth = gain_verdicts(labels, metric, arms, get_task(primary).labels, n_resamples)
+    return runs, [{"control": row.pop("name"), **row, "verdict": AS_CONTROL.get(row["verdict"], NO_EVIDENCE)}
+                  for row in truth]
 
 
 def run_control_benchmark(primary: str, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0,),

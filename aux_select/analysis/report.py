@@ -75,13 +75,14 @@ def controls_headline(benches: Sequence[ControlBenchmark]) -> str:
                   f"The whole {bench.primary} benchmark once, every part counted once: "
                   + " / ".join(f"{m:.1f}" for m in bench.minutes_per_seed()) + " min at " + seeds
                   + f" ({bench.settings.get('profile', '?')} profile, as the store recorded each part).", ""]
-    lines += ["*gain*: seeds averaged inside each of 1000 paired-bootstrap resamples of the report rows, "
-              "*low*/*high* its 95 % interval (the trained runs held fixed), *gain per seed* in seed order; "
-              "*verdict* says helpful or harmful only where the interval excludes 0. *selected*: the share of "
-              "seeds whose final run included the control; *rank*: its mean place in the method's ranking of "
-              "all candidates (1 = first; blank where the method ranks nothing or left it out); the score and "
-              "both Δ are report ×100, mean over seeds; *oracle*: the primary + clone at 1:1. The primary "
-              "trains on the half of its train rows the clone leaves, in every run here.",
+    lines += ["*gain*, *low*, *high*, *p*, *ASO ε_min*, *detectable gain*: as in the gains table, each control "
+              "against the primary alone with Holm's correction over the three controls; *verdict*: helpful "
+              "(beats) or harmful (loses) by that test across seeds, else no evidence (always with one seed). "
+              "*selected*: the share of seeds whose final run included the control; *rank*: its mean place in "
+              "the method's ranking of all candidates (1 = first; blank where the method ranks nothing or left "
+              "it out); the score and both Δ are report ×100, mean over seeds; *Δ P + clone*: against the "
+              "primary + clone at 1:1, a reference, not a ceiling. The primary trains on the half of its train "
+              "rows the clone leaves, in every run here.",
               CONTROLS_END]
     return "\n".join(lines)
 

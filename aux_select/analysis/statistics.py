@@ -1,6 +1,6 @@
-"""Statistics over report rows: the paired bootstrap of a method's gain over a baseline, and the
-gain at each seed alone (which the row bootstrap, holding the trained runs fixed, leaves out; the
-verdicts across seeds are `analysis.verdicts`)."""
+"""Statistics over report rows alone: the paired bootstrap of a method's gain over a baseline with
+the trained runs held fixed (the row-only interval, beside which `analysis.verdicts` sets the
+test across seeds), and how per-seed gains are written."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -32,16 +32,6 @@ def paired_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, met
         resample_scores(metric, baseline, labels, counts, tag_names)
     tail = 100 * (1 - confidence) / 2
     return float(gains[0]), float(np.percentile(gains[1:], tail)), float(np.percentile(gains[1:], 100 - tail))
-
-
-def gain_per_seed(labels: Sequence, method: Sequence, baseline: Sequence, metric: str,
-                  tag_names: Sequence[str] | None = None) -> str:
-    """The gain (×100) at each seed alone, in seed order ("+4.7 / +0.0"); `method` and `baseline`
-    are (seeds, rows). A paired-bootstrap interval holds the trained runs fixed, so this is what
-    shows how far they move with the seed."""
-    # [0]: the gain on the report rows as they are
-    return per_seed_text([paired_bootstrap(labels, [m], [b], metric, 1, tag_names=tag_names)[0]
-                          for m, b in zip(method, baseline)])
 
 
 def per_seed_text(gains: Sequence[float]) -> str:

@@ -113,35 +113,52 @@ def _paired(by_key: dict[tuple, MethodResult], method: str, baseline: str, prima
     return [] if any(a.report_predictions is None or b.report_predictions is None for a, b in pairs) else pairs
 
 
+@dataclass
+class Arm:
+    """One method (or control) against the baseline, paired by seed."""
+    predictions: list          # report predictions at each seed
+    baseline_predictions: list
+    scores: list[float]        # report score at each seed
+    baseline_scores: list[float]
+
+
+def gain_verdicts(labels: Sequence, metric: str, arms: dict[str, Arm], tag_names: Sequence[str] | None = None,
+                  n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[dict]:
+    """One family of tests (the methods of a primary, or its controls): per arm the gain over the
+    baseline ×100, its seed × row interval, p (raw and Holm-corrected over the arms), ASO ε_min,
+    the verdict, the seeds it rests on, the smallest gain that many could detect, the gain per seed."""
+    tests = {name: seed_row_bootstrap(labels, arm.predictions, arm.baseline_predictions, metric, n_resamples, seed,
+                                      tag_names=tag_names) for name, arm in arms.items()}
+    adjusted = holm([t.p for t in tests.values()]) if tests else []
+    rows = []
+    for (name, arm), test, p_holm in zip(arms.items(), tests.values(), adjusted):
+        seeds = len(arm.scores)
+        eps_up = aso_epsilon(arm.scores, arm.baseline_scores, len(arms), seed)
+        eps_down = aso_epsilon(arm.baseline_scores, arm.scores, len(arms), seed)
+        rows.append({"name": name, "metric": metric, "seeds": seeds, "gain": 100 * test.gain, "low": 100 * test.low,
+                     "high": 100 * test.high, "p": test.p, "p (Holm)": float(p_holm), "ASO ε_min": eps_up,
+                     "verdict": verdict(test, p_holm, eps_up, eps_down, seeds, alpha),
+                     # one seed, or runs that tie in every resample: no variance to size a test by
+                     "detectable gain": 100 * detectable_gain(test.se, alpha) if seeds > 1 and test.se > 0 else np.nan,
+                     "gain per seed": per_seed_text(test.per_seed)})
+    return rows
+
+
 def seed_verdicts(results: Sequence[MethodResult], baseline: str | None = None, n_resamples: int = 1000,
                   seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """A row per primary and method: the gain over `baseline` (None: the registry's) on the
-    primary's first metric ×100, its seed × row interval, p (raw and Holm-corrected over the
-    primary's methods), ASO ε_min, the verdict, how many seeds it rests on, the smallest gain
-    that many seeds could detect, and the gain at each seed."""
+    """A row per primary and method: `gain_verdicts` against `baseline` (None: the registry's) on
+    the primary's first metric, Holm's correction over the primary's methods."""
     baseline, rows = baseline or baseline_method(), []
     by_key = {(r.method, r.primary, r.seed): r for r in results}
     for primary in dict.fromkeys(r.primary for r in results):
-        metric, tags = primary_metrics(primary)[0], get_task(primary).labels
-        mine = []
+        metric, arms, labels = primary_metrics(primary)[0], {}, None
         for method in [m for m in method_names() if m != baseline]:
             pairs = _paired(by_key, method, baseline, primary)
-            if not pairs:
-                continue
-            ours, theirs = [a.report_predictions for a, _ in pairs], [b.report_predictions for _, b in pairs]
-            labels = pairs[0][0].report_labels
-            test = seed_row_bootstrap(labels, ours, theirs, metric, n_resamples, seed, tag_names=tags)
-            scores = [[r.report[metric] for r in side] for side in zip(*pairs)]
-            mine.append((method, pairs, test, scores, per_seed_text(test.per_seed)))
-        adjusted = holm([test.p for _, _, test, _, _ in mine]) if mine else []
-        for (method, pairs, test, (up, down), per_seed), p_holm in zip(mine, adjusted):
-            eps_up, eps_down = aso_epsilon(up, down, len(mine), seed), aso_epsilon(down, up, len(mine), seed)
-            rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(pairs),
-                         "gain": 100 * test.gain, "low": 100 * test.low, "high": 100 * test.high,
-                         "p": test.p, "p (Holm)": float(p_holm), "ASO ε_min": eps_up,
-                         "verdict": verdict(test, p_holm, eps_up, eps_down, len(pairs), alpha),
-                         # one seed, or runs that tie in every resample: no variance to size a test by
-                         "detectable gain": 100 * detectable_gain(test.se, alpha) if len(pairs) > 1 and test.se > 0
-                         else np.nan,
-                         "gain per seed": per_seed})
+            if pairs:
+                ours, theirs = zip(*pairs)
+                arms[method] = Arm([r.report_predictions for r in ours], [r.report_predictions for r in theirs],
+                                   [r.report[metric] for r in ours], [r.report[metric] for r in theirs])
+                labels = pairs[0][0].report_labels
+        found = gain_verdicts(labels, metric, arms, get_task(primary).labels, n_resamples, seed, alpha)
+        rows += [{"primary": primary, "method": row.pop("name"), **row} for row in found]
     return pd.DataFrame(rows)

@@ -22,6 +22,7 @@ from datasets import Dataset
 
 from aux_select.data.controls import ControlConfig, cut_controls
 from aux_select.data.loading import TaskData, available_tasks, load_task
+from aux_select.data.overlap import without_report_text
 from aux_select.data.registry import POOLS, TaskSpec, control_names, get_task, own_tasks, register_task
 from aux_select.runtime.store import content_hash, make_key
 
@@ -44,6 +45,7 @@ class TaskCatalogue:
             raise ValueError(f"controls={controls!r}: name the primary (e.g. {get_task(controls).control_of!r})")
         self._loaded: dict[str, TaskData] = {}
         self._hashes: dict[int, tuple[Dataset, str]] = {}
+        self._cleaned: dict[tuple[int, int], tuple[TaskData, TaskData, TaskData, int]] = {}
 
     def __reduce__(self):
         # settings and own specs only: the other side loads its own data (`shared_catalogue`)
@@ -78,6 +80,14 @@ class TaskCatalogue:
         """Serve `task` under its name from now on (your own splits, or a test's altered ones);
         its store keys follow its content."""
         self._loaded[task.name] = task
+
+    def for_primary(self, task: TaskData, primary: TaskData) -> tuple[TaskData, int]:
+        """`task` as a run of `primary` trains it: without the train rows that share a sentence with
+        the primary's report split (`data.overlap.without_report_text`), and how many went; once per pair."""
+        key = (id(task), id(primary))
+        if key not in self._cleaned:  # both held, so their ids stay theirs
+            self._cleaned[key] = (task, primary, *without_report_text(task, primary))
+        return self._cleaned[key][2:]
 
     def split_hash(self, ds: Dataset) -> str:
         """`runtime.store.content_hash` of a loaded split, computed once."""

@@ -4,15 +4,22 @@ For a primary P, one seeded cut of P's train split gives
 
     P~clone    a disjoint part of P's train rows (profile.controls.clone_fraction), which P no
                longer trains on: more in-domain data, the clearest helpful auxiliary task
-    P~flip     the clone's rows with every label mapped by a fixed derangement (no label stays
-               itself); regression: mirrored around the middle of P's label range
+    P~contra   the clone's rows with every label mapped by a fixed derangement (no label stays
+               itself; regression: mirrored around the middle of P's label range), trained
+               through P's own head: harmful by construction. The same inputs as P's, through
+               the same head, with contradicting labels, so the loss that head is trained on is
+               lowest for predictions that no longer tell P's classes apart (binary: 0.5;
+               regression: the middle of the range) and every batch of it pulls P's predictions
+               there. (With a head of its own the deranged labels were a second clone: a
+               bijection of the labels is learnt by the head, and the encoder sees the clone's
+               signal; that control, P~flip, measured as helpful as the clone.)
     P~shuffle  the clone's rows with the labels permuted across rows (tagging: across every word
                of the clone, each sentence keeping its words and length): inputs and labels no
                longer relate
 
-Each control has its own head, like any task. P's select and report splits are untouched and no
-control holds a row of them (a control's own select and report splits are empty: an auxiliary
-task is never scored). A context with `Experiment(..., controls=P)` serves P (the rows the clone
+P~clone and P~shuffle have their own heads, like any task; P~contra has P's. P's select and
+report splits are untouched and no control holds a row of them (a control's own select and
+report splits are empty: an auxiliary task is never scored). A context with `Experiment(..., controls=P)` serves P (the rows the clone
 leaves) and its controls, and offers the controls as candidates; `aux_select.analysis.controls`
 scores every method's choices against them.
 """
@@ -31,7 +38,7 @@ from aux_select.data.registry import REGRESSION, TAGGING, control_names, get_tas
 class ControlConfig:
     """Control tasks (aux_select.data.controls): how the primary's train split is cut."""
     clone_fraction: float = 0.5       # share of the primary's train rows that become P~clone (and
-                                      # P~flip, P~shuffle); the primary trains on the rest
+                                      # P~contra, P~shuffle); the primary trains on the rest
     seed: int = 0                     # fixes the cut, the derangement and the shuffle for every seed
 
 
@@ -45,7 +52,7 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
             return perm
 
 
-def _flipped(task: TaskData, labels: list, rng: np.random.Generator) -> list:
+def _contradicting(task: TaskData, labels: list, rng: np.random.Generator) -> list:
     spec = task.spec
     if spec.objective == REGRESSION:  # the label range of P's whole train split, not just the clone's
         train_labels = np.asarray(list(task.train["label"]), dtype=float)
@@ -71,7 +78,7 @@ def _with_labels(ds: Dataset, labels: list) -> Dataset:
 
 
 def cut_controls(task: TaskData, config: ControlConfig = ControlConfig()) -> dict[str, TaskData]:
-    """{P: P training on the rows the clone leaves, P~clone, P~flip, P~shuffle}, from `task`
+    """{P: P training on the rows the clone leaves, P~clone, P~contra, P~shuffle}, from `task`
     (P as the profile loads it). The same task and config always give the same rows and labels."""
     spec, n = task.spec, len(task.train)
     if spec.control_of is not None:
@@ -85,7 +92,7 @@ def cut_controls(task: TaskData, config: ControlConfig = ControlConfig()) -> dic
     clone_rows, kept_rows = np.sort(order[:n_clone]), np.sort(order[n_clone:])
     clone = task.train.select(clone_rows)
     labels = list(clone["label"])  # a plain list: datasets 4.0's Column takes no numpy index
-    trains = {"clone": clone, "flip": _with_labels(clone, _flipped(task, labels, rng)),
+    trains = {"clone": clone, "contra": _with_labels(clone, _contradicting(task, labels, rng)),
               "shuffle": _with_labels(clone, _shuffled(task, labels, rng))}
     cut = f"{n_clone} of its {n} train rows cut out as {task.name}~clone (seed {config.seed})"
     out = {task.name: TaskData(spec, train=task.train.select(kept_rows), select=task.select, report=task.report,

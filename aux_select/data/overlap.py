@@ -2,13 +2,17 @@
 primary's report split, compared after normalising case, whitespace and punctuation.
 
     report_overlap(exp.tasks(["STS-B", "MRPC", "RTE"]))   # primaries × train splits: shared rows
+    mrpc, dropped = without_report_text(exp.task("MRPC"), exp.task("STS-B"))  # for a run of STS-B
 
-A primary's own proxy is refused as a candidate for this reason (`check_pool`); this measures what
-that rule does not catch, such as MRPC's train pairs among STS-B's dev pairs.
+A primary's own proxy is refused as a candidate for this reason (`check_pool`); every run drops
+the rest before it trains (`Experiment.training_tasks`): a row goes when any one of its sentences
+is a sentence of the primary's report split, since the encoder would read that text either way
+(a pair that merely shares a premise is report text all the same).
 """
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from typing import Sequence
 
 import pandas as pd
@@ -52,3 +56,14 @@ def report_overlap(tasks: Sequence[TaskData], unit: str = "sentence") -> pd.Data
     rows share text with the primary's report split (`shared_rows`); the diagonal is a task's own
     train split."""
     return pd.DataFrame({t.name: {p.name: len(shared_rows(t, p, unit)) for p in tasks} for t in tasks})
+
+
+def without_report_text(task: TaskData, primary: TaskData) -> tuple[TaskData, int]:
+    """`task` whose train split keeps only the rows that share no sentence with `primary`'s
+    report split, and how many rows went (`task` itself when none did)."""
+    shared = set(shared_rows(task, primary))
+    if not shared:
+        return task, 0
+    kept = task.train.select([i for i in range(len(task.train)) if i not in shared])
+    note = f"{len(shared)} train rows sharing a sentence with {primary.name}'s report split dropped"
+    return replace(task, train=kept, notes="; ".join(filter(None, [task.notes, note]))), len(shared)

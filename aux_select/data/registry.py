@@ -48,7 +48,9 @@ class TaskSpec:
     local_report: LocalFile | None = None  # None: report is held out of the train file (seeded)
     proxy_of: str | None = None          # a stand-in built from another task's dev file
     control_of: str | None = None        # a control task built from this primary's train split
-                                         # (aux_select.data.controls: "MRPC~clone", "MRPC~flip", ...)
+                                         # (aux_select.data.controls: "MRPC~clone", "MRPC~contra", ...)
+    head_of: str | None = None           # trains through this task's head instead of one of its own
+                                         # (P~contra: P's head, so its deranged labels contradict P's)
 
     @property
     def num_labels(self) -> int:
@@ -177,18 +179,19 @@ def task_names() -> list[str]:
 
 
 # control tasks (aux_select.data.controls): "<primary>~<kind>", registered the first time one is named
-CONTROL_KINDS = ("clone", "flip", "shuffle")
+CONTROL_KINDS = ("clone", "contra", "shuffle")
+SHARED_HEAD_KINDS = ("contra",)  # controls that train through their primary's own head
 
 
 def control_names(primary: str) -> list[str]:
-    """The control tasks of `primary`: P~clone, P~flip, P~shuffle."""
+    """The control tasks of `primary`: P~clone, P~contra, P~shuffle."""
     get_task(primary)
     return [f"{primary}~{kind}" for kind in CONTROL_KINDS]
 
 
 def get_task(name: str) -> TaskSpec:
     """The spec of `name`; an unknown name raises a ValueError that lists the known ones. A
-    control task's name ("RTE~flip") registers it: its primary's spec under the new name, with no
+    control task's name ("RTE~contra") registers it: its primary's spec under the new name, with no
     files of its own (its rows come from the primary's train split)."""
     if name not in REGISTRY:
         primary, sep, kind = name.rpartition("~")
@@ -197,7 +200,7 @@ def get_task(name: str) -> TaskSpec:
                              f"(and a task's controls, e.g. RTE~{'/'.join(CONTROL_KINDS)}; your own task: "
                              "register it first, aux_select.data.task_from_file)")
         REGISTRY[name] = replace(REGISTRY[primary], name=name, hub=None, local_train=None, local_report=None,
-                                 control_of=primary)
+                                 control_of=primary, head_of=primary if kind in SHARED_HEAD_KINDS else None)
     return REGISTRY[name]
 
 

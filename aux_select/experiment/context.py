@@ -39,7 +39,7 @@ from aux_select.runtime.executor import DaskExecutor, SerialExecutor, is_serial,
 from aux_select.runtime.store import Store, default_store, make_key, project_root
 from aux_select.train.config import pick_device, resolve_precision, result_settings
 from aux_select.train.run import RunResult, run_mtl
-from aux_select.train.schedule import canonical_ratio, validate_ratio
+from aux_select.train.schedule import canonical_ratio, check_fits, uniform_mix, validate_ratio
 
 __all__ = ["Experiment", "Memo", "as_experiment", "check_pool", "same_data", "output_dirs", "warn_without_store",
            "executor_for"]
@@ -66,7 +66,7 @@ class Experiment:
     executor: Any = "serial"         # where `map` runs units: "serial" (here, in turn), a Dask Client,
                                      # a scheduler address or "local:N" (aux_select.runtime.executor)
     controls: str | None = None      # a primary whose control tasks this context serves
-                                     # (aux_select.data.controls): P~clone, P~flip, P~shuffle are then
+                                     # (aux_select.data.controls): P~clone, P~contra, P~shuffle are then
                                      # candidates, and P trains on the train rows the clone leaves
     catalogue: TaskCatalogue | None = field(default=None, repr=False, compare=False)  # where tasks come
                                      # from; None: a new one for data_dir, controls and the profile's data settings
@@ -115,6 +115,14 @@ class Experiment:
 
     def tasks(self, names: Sequence[str]) -> list[TaskData]:
         return self.catalogue.tasks(names)
+
+    def training_tasks(self, names: Sequence[str | TaskData]) -> tuple[list[TaskData], dict[str, int]]:
+        """The tasks (names or loaded tasks; the primary first) as a run of the primary trains them:
+        every train split, the primary's own included, without the rows that share a sentence with
+        the primary's report split (`TaskCatalogue.for_primary`); and how many rows each lost."""
+        tasks = [n if isinstance(n, TaskData) else self.task(n) for n in names]
+        cleaned = [self.catalogue.for_primary(t, tasks[0]) for t in tasks]
+        return [t for t, _ in cleaned], {t.name: n for t, n in cleaned}
 
     def use_task(self, task: TaskData) -> None:
         """Serve `task` under its name from now on (your own splits, or a test's altered ones);
@@ -178,25 +186,35 @@ class Experiment:
 
     # ------------------------------------------------------------------ MTL runs
 
-    def run(self, names: Sequence[str | TaskData], ratio: Sequence[int]) -> RunResult:
-        """Train `names[0]` with the others mixed by `ratio` (names or loaded tasks, e.g. the
-        rows GradTS-fg kept), or read the run back. A mix is trained in its canonical form:
-        zero entries dropped, the ratio divided by its gcd, the auxiliaries in name order. So
-        [2, 2], [1, 1] and [1, 1, 0] are one run, [3, 0] is the single-task run, and RTE+MRPC+CoLA
-        is RTE+CoLA+MRPC. The primary trains its own budget (`Profile.train_config`); the
-        auxiliaries' batches come on top."""
-        ratio = validate_ratio(ratio, len(names))
-        kept = [(n if isinstance(n, TaskData) else self.task(n), r) for n, r in zip(names, ratio) if r > 0]
+    def uniform_mix(self, n_tasks: int) -> list[int]:
+        """The uniform mix of a primary and `n_tasks - 1` auxiliaries that fits this profile's K
+        (`train.schedule.uniform_mix`): what NO-SEL and every selection's final run train."""
+        return uniform_mix(n_tasks, self.profile.train.max_total_factor)
+
+    def run(self, names: Sequence[str | TaskData], ratio: Sequence[int] | None = None) -> RunResult:
+        """Train `names[0]` with the others mixed by `ratio` (None: `uniform_mix`), names or loaded
+        tasks (e.g. the rows GradTS-fg kept), or read the run back. A mix is trained in its
+        canonical form: zero entries dropped, the ratio divided by its gcd, the auxiliaries in
+        name order. So [2, 2], [1, 1] and [1, 1, 0] are one run, [3, 0] is the single-task run,
+        and RTE+MRPC+CoLA is RTE+CoLA+MRPC. The primary trains its whole budget
+        (`Profile.train_config`), the auxiliaries' batches on top, at most K times its steps in all
+        (a mix over K is refused); no train split holds the primary's report text
+        (`training_tasks`: the counts are in the run's `report_text_dropped`)."""
+        ratio = validate_ratio(ratio, len(names)) if ratio is not None else self.uniform_mix(len(names))
+        cleaned, dropped = self.training_tasks(names)
+        kept = [(t, r) for t, r in zip(cleaned, ratio) if r > 0]
         kept = kept[:1] + sorted(kept[1:], key=lambda p: p[0].name)  # one mix, one run: auxiliaries by name
         tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
         config = self.profile.train_config(tasks[0].name, self.seed)
+        check_fits(ratio, config.max_total_factor)  # before the store: a stored run of a larger K is not this profile's
         spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=result_settings(config))
         # a killed run resumes from its checkpoint (`TrainConfig.checkpoint_every`), kept until it is stored
         checkpoints = self.store.root / "run_checkpoints" / make_key("run", spec) if self.store is not None else None
 
         def train() -> dict:
-            return run_mtl(tasks, ratio, encoder=self.profile.encoder, config=config,
-                           progress=self.progress, checkpoint_dir=checkpoints).to_json()
+            run = run_mtl(tasks, ratio, encoder=self.profile.encoder, config=config,
+                          progress=self.progress, checkpoint_dir=checkpoints)
+            return replace(run, report_text_dropped={t.name: dropped[t.name] for t in tasks}).to_json()
 
         result = RunResult.from_json(self.get_or_compute("run", spec, train))
         if checkpoints is not None and checkpoints.exists():

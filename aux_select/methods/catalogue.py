@@ -82,16 +82,16 @@ def single_task(exp: Experiment, primary: str, candidates: list[str]) -> MethodR
 
 @register_method("NO-SEL")
 def no_sel(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    """Every candidate at a uniform 1:1:…:1 ratio."""
-    run = exp.run([primary, *candidates], [1] * (1 + len(candidates)))
+    """Every candidate, mixed uniformly within the profile's K (`Experiment.uniform_mix`)."""
+    run = exp.run([primary, *candidates])
     return method_result("NO-SEL", exp, run, [run_part(run)])
 
 
 @register_method("AutoSeM-p1", mixed_pools=True, claimed_rank=4)
 def autosem_p1(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
-    """Stage 1's selection at a uniform ratio."""
+    """Stage 1's selection, mixed uniformly within the profile's K."""
     stage1 = run_stage1(primary, candidates, exp)
-    run = exp.run([primary, *stage1.selected], [1] * (1 + len(stage1.selected)))
+    run = exp.run([primary, *stage1.selected])
     return method_result("AutoSeM-p1", exp, run, [_stage1_part(stage1), run_part(run)],
                          details={"utilities": stage1.utilities, "pulls": stage1.pulls},
                          ranking=stage1.ranking)
@@ -143,7 +143,7 @@ def gradts_fg(exp: Experiment, primary: str, candidates: list[str]) -> MethodRes
         cost = gradts.importance_cost(task, exp, instances=True)
         parts.append(Part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
     if fg.selected:  # otherwise its run is the single-task run, already shared
-        parts.append(Part(f"{run_name(fg.run.tasks)} on the rows GradTS-fg kept", fg.run.wall_time_s,
+        parts.append(Part(f"{run_name(fg.run.tasks, fg.run.ratio)} on the rows GradTS-fg kept", fg.run.wall_time_s,
                           fg.run.peak_memory_mb))
     return method_result("GradTS-fg", exp, fg.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES], fractions=fg.kept_fraction,
                          details=_selection_details(fg) | {"kept_fraction": fg.kept_fraction}, ranking=fg.ranking)

@@ -43,7 +43,7 @@ def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> 
 
 class MTLScorer:
     """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
-    auxiliary set `aux` at a uniform ratio (`Experiment.run`: stored and reused). The run lists
+    auxiliary set `aux` mixed uniformly within the profile's K (`Experiment.run`: stored and reused). The run lists
     the auxiliaries in pool order (the order of `names`), whatever order a search added them in:
     a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are one stored run."""
 
@@ -55,7 +55,7 @@ class MTLScorer:
         if unknown:
             raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {self.pool}")
         names = [self.primary, *(t for t in self.pool if t in set(aux))]  # pool order
-        return self.exp.run(names, [1] * len(names))
+        return self.exp.run(names)
 
     def __call__(self, aux: Sequence[str]) -> float:
         return self.run(aux).select_score

@@ -145,15 +145,16 @@ def claimed_order() -> list[str]:
 
 # ----------------------------------------------------------------------------- building results
 
-def run_name(tasks: Sequence[str], ratio: Sequence[int] | None = None) -> str:
+def run_name(tasks: Sequence[str], ratio: Sequence[int]) -> str:
     """The name of an MTL run's part, the same for the same experiment whichever method ran it:
-    the primary alone is the shared single-task run; at a uniform ratio the auxiliaries are
-    sorted; a ratio is named by its canonical form ([2, 2] is [1, 1])."""
-    ratio = canonical_ratio(ratio) if ratio is not None else [1] * len(tasks)
+    the primary alone is the shared single-task run; with one batch of each auxiliary per cycle
+    (a uniform mix, `Experiment.uniform_mix`) the auxiliaries are sorted and the primary's
+    batches named; a ratio is named by its canonical form ([2, 2] is [1, 1])."""
+    ratio = canonical_ratio(ratio)
     if len(tasks) == 1:
         return SINGLE_TASK_RUN
-    if len(set(ratio)) == 1:
-        return f"MTL run {tasks[0]}+{'+'.join(sorted(tasks[1:]))} uniform"
+    if all(r == 1 for r in ratio[1:]):
+        return f"MTL run {tasks[0]}+{'+'.join(sorted(tasks[1:]))} uniform, primary {ratio[0]}:1"
     return f"MTL run {'+'.join(tasks)} {':'.join(map(str, ratio))}"
 
 

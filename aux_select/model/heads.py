@@ -53,20 +53,25 @@ def losses_per_example(objective: str, logits: torch.Tensor, labels: torch.Tenso
 
 
 class MultiTaskModel(nn.Module):
-    """One shared encoder, one head per task; `forward(task, **batch)` -> (loss, logits)."""
+    """One shared encoder, one head per task (a task with `head_of` trains through that task's
+    head instead); `forward(task, **batch)` -> (loss, logits)."""
 
     def __init__(self, encoder: nn.Module, specs: list[TaskSpec], dropout: float = 0.1):
         super().__init__()
         self.encoder = encoder
         self.specs = {s.name: s for s in specs}
-        self.heads = nn.ModuleDict({s.name: TaskHead(encoder.output_dim(s.is_pair), s, dropout)
-                                    for s in specs})
+        self.head_of = {s.name: s.head_of or s.name for s in specs}
+        built_by = {}  # head name -> the first spec naming it (a control's spec is its primary's, renamed)
+        for s in specs:
+            built_by.setdefault(self.head_of[s.name], s)
+        self.heads = nn.ModuleDict({name: TaskHead(encoder.output_dim(s.is_pair), s, dropout)
+                                    for name, s in built_by.items()})
 
     def forward(self, task: str, input_ids, attention_mask, token_type_ids=None, labels=None):
         spec = self.specs[task]
         features = self.encoder(input_ids, attention_mask, token_type_ids, pair=spec.is_pair,
                                 per_token=spec.objective == TAGGING)
-        return self.heads[task](features, labels)
+        return self.heads[self.head_of[task]](features, labels)
 
 
 def build_model(config: EncoderConfig, specs: list[TaskSpec], vocab_size: int,

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from aux_select.analysis.controls import NO_EVIDENCE
+
 # ----------------------------------------------------------------------------- method comparison
 
 def plot_gains(gains: pd.DataFrame) -> plt.Figure:
@@ -64,9 +66,9 @@ def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
             line, = ax.plot(curve["step"], curve["select_score"], marker="o", ms=3, label=f"lr {lr:g}")
             ax.fill_between(curve["step"], curve["select_score"] - curve["select_se"],
                             curve["select_score"] + curve["select_se"], color=line.get_color(), alpha=0.15)
-        if choice is not None and choice["max_steps"] < frame["step"].max():
-            ax.axvspan(choice["max_steps"], frame["step"].max(), color="grey", alpha=0.12, lw=0,
-                       label="beyond the compute limit")
+        limit = choice.get("limits", {}).get(primary, choice["max_steps"]) if choice is not None else None
+        if limit is not None and limit < frame["step"].max():  # the primary's own limit, where it moved on
+            ax.axvspan(limit, frame["step"].max(), color="grey", alpha=0.12, lw=0, label="beyond the compute limit")
         if choice is not None and primary in choice["primary_steps"]:
             ax.axvline(choice["primary_steps"][primary], color="black", ls="--", lw=1,
                        label=f"chosen: {choice['primary_steps'][primary]} steps")
@@ -80,7 +82,7 @@ def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
 
 def plot_controls(truth: pd.DataFrame, table: pd.DataFrame, primary: str) -> plt.Figure:
     """The control-task benchmark (`control_benchmark`): left, each control's measured gain over
-    the primary alone with its paired-bootstrap interval (filled: the interval excludes 0);
+    the primary alone with its seed x row interval (filled: helpful or harmful by the test across seeds);
     right, per method, the share of seeds that selected each control, with its mean place in
     the method's ranking written in the cell where the method ranks."""
     kinds = [c.removeprefix("selected ") for c in table.columns if c.startswith("selected ")]
@@ -89,7 +91,7 @@ def plot_controls(truth: pd.DataFrame, table: pd.DataFrame, primary: str) -> plt
     y = np.arange(len(truth))
     left.errorbar(truth["gain"], y, xerr=[truth["gain"] - truth["low"], truth["high"] - truth["gain"]],
                   fmt="none", ecolor="grey", capsize=3)
-    shown = truth["verdict"] != "no effect shown"
+    shown = truth["verdict"] != NO_EVIDENCE  # filled: helpful or harmful by the test across seeds
     left.scatter(truth["gain"], y, c=np.where(shown, "crimson", "white"), edgecolors="crimson", zorder=3)
     left.axvline(0, color="black", lw=0.8)
     left.set_yticks(y, truth.index)

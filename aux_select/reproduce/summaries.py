@@ -17,7 +17,7 @@ from aux_select.data.registry import task_names
 from aux_select.experiment.context import Experiment
 from aux_select.experiment.profiles import Profile
 from aux_select.methods.run import Comparison, run_methods, save_comparison
-from aux_select.plots.comparison import plot_controls, plot_gains, plot_selection_matrix
+from aux_select.plots.comparison import plot_budget, plot_controls, plot_gains, plot_selection_matrix
 from aux_select.plots.saving import save
 from aux_select.runtime.store import SCHEMA_VERSION, Store
 
@@ -105,6 +105,9 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profil
     for bench in benches:
         written[f"{bench.primary} controls figure"] = _save(plot_controls(bench.truth_table(), bench.table(), bench.primary),
                                                            figures_dir / f"09_{bench.primary}_controls.png")
+    if (out_dir / "budget.json").exists():  # the study's curves and choice, drawn again as notebook 00 draws them
+        study = json.loads((out_dir / "budget.json").read_text())
+        written["budget figure"] = _save(plot_budget(study["curves"], study["choice"]), figures_dir / "00_budget.png")
     command = f"python -m aux_select.reproduce --primaries {' '.join(primaries)} --profile {profile} --aggregate-only"
     results_md = out_dir / "RESULTS.md"
     results_md.write_text(results_markdown(comparisons, tables, out_dir, figures_dir, command, benches=benches))

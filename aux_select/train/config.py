@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 RUN_BUDGET = ("max_steps", "max_total_factor", "eval_every", "patience")
-NOT_IN_KEYS = ("checkpoint_every",)  # how a run is kept while it trains, not what it computes
+# how a run is kept while it trains, and the largest mix it may train (a run over K is refused,
+# never cut), change no result: a run that fits is one stored run whatever K
+NOT_IN_KEYS = ("checkpoint_every", "max_total_factor")
 
 
 def result_settings(config: TrainConfig) -> dict:
@@ -54,8 +56,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 @dataclass(frozen=True)
 class TrainConfig:
     max_steps: int = 1000          # the primary's optimiser steps; auxiliary batches come on top
-    max_total_factor: float | None = None  # cap: a run trains at most this many times max_steps
-                                   # batches of all tasks together (None: no cap)
+    max_total_factor: float | None = None  # K: a run trains at most this many times max_steps
+                                   # batches of all tasks together; every method's mixes fit it, and a
+                                   # mix that does not is refused, never cut short (None: no bound)
     batch_size: int = 32
     eval_batch_size: int = 128
     lr: float = 5e-5               # transformers; the BiLSTM wants about 1e-3

@@ -4,9 +4,10 @@ A mixing ratio η_1:…:η_N (primary first) becomes the interleaved schedule of
 AutoSeM code: step s trains task `schedule[s % len(schedule)]`, where the schedule lists
 task i η_i times (round-robin, so tasks alternate instead of coming in blocks).
 
-The budget is the primary's own steps (`TrainConfig.max_steps`); auxiliary batches come on
-top, as both papers train: a 1:5:5 mix runs 11 times the primary's steps, up to the cap
-`max_total_factor`. Early stopping (`eval_every`, `patience`) counts the primary's steps too.
+The budget is the primary's own steps (`TrainConfig.max_steps`), and every run gives the primary
+all of them; auxiliary batches come on top, as both papers train: a 1:5:5 mix runs 11 times the
+primary's steps. A mix over the profile's K (`max_total_factor`) is refused, never cut short.
+Early stopping (`eval_every`, `patience`) counts the primary's steps too.
 With `checkpoint_every`, a run writes a checkpoint every so many steps and a killed run resumes
 from its last one, ending exactly as an uninterrupted run would (`aux_select.train.checkpoints`).
 """
@@ -32,7 +33,7 @@ from aux_select.runtime.store import JsonResult
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
 from aux_select.train.config import TrainConfig, pick_device, result_settings
 from aux_select.train.metrics import bootstrap_se, task_metrics
-from aux_select.train.schedule import canonical_ratio, mixing_schedule, run_length, validate_ratio
+from aux_select.train.schedule import canonical_ratio, check_fits, mixing_schedule, run_length, validate_ratio
 from aux_select.train.trainer import Trainer
 
 
@@ -57,14 +58,17 @@ class RunResult(JsonResult):
     report_labels: list | None = None       # bootstraps across methods (None in runs stored before)
     primary_steps: int | None = None        # the primary's own batches among `steps`
     precision: str = "fp32"                 # as resolved on the device ("bf16": autocast)
+    report_text_dropped: dict | None = None  # task -> its train rows dropped for sharing a sentence with
+                                             # the primary's report split (Experiment.run; None: not asked)
 
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
             config: TrainConfig = TrainConfig(), progress: bool = True,
             checkpoint_dir: str | os.PathLike | None = None) -> RunResult:
     """Train the primary (`tasks[0]`) for `config.max_steps` of its own batches with the others
-    mixed in by `ratio` (as its `canonical_ratio`: zeros dropped, divided by the gcd), up to the
-    cap `config.max_total_factor`; score the primary.
+    mixed in by `ratio` (as its `canonical_ratio`: zeros dropped, divided by the gcd); score the
+    primary. ValueError if the mix trains more than `config.max_total_factor` (K) times the
+    primary's steps.
 
     With `eval_every` (primary steps), the primary is scored on select during training, each
     score with its bootstrap standard error over select rows, and the best weights are kept
@@ -79,6 +83,7 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     ratio = validate_ratio(ratio, len(tasks))
     tasks = [t for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
     ratio = canonical_ratio(ratio)
+    check_fits(ratio, config.max_total_factor)
     start = time.perf_counter()
     with PeakMemory(pick_device(config.device)) as memory:
         result, earlier_s = _train_and_score(tasks, ratio, encoder, config, progress,
@@ -171,7 +176,7 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
     """`run_mtl`'s work: every RunResult field but the wall time and the memory, and the seconds
     earlier calls spent on it (0 unless resumed from a checkpoint)."""
     spec = tasks[0].spec
-    total = run_length(ratio, config.max_steps, config.max_total_factor)
+    total = run_length(ratio, config.max_steps)
     trainer = Trainer(tasks, encoder, config, total_steps=total)
     identity = json.loads(json.dumps({"tasks": [t.name for t in tasks], "rows": [len(t.train) for t in tasks],
                                       "ratio": ratio, "encoder": asdict(encoder), "train": result_settings(config)}))

@@ -4,6 +4,10 @@ A mixing ratio η_1:…:η_N (primary first) becomes the interleaved schedule of
 AutoSeM code: step s trains task `schedule[s % len(schedule)]`, where the schedule lists
 task i η_i times (round-robin, so tasks alternate instead of coming in blocks). The budget is
 the primary's own steps; `run_length` says how many steps of all tasks together give it them.
+A profile's largest total factor K (`TrainConfig.max_total_factor`) bounds that length: every
+method's mixes fit it by construction (`fits`, `uniform_mix`), and a mix that does not is
+refused, never cut short (a cut would train the primary less and confound selection with
+training length).
 """
 from __future__ import annotations
 
@@ -51,17 +55,70 @@ def canonical_ratio(ratio: Sequence[int]) -> list[int]:
     return [r // divisor for r in kept]
 
 
-def run_length(ratio: Sequence[int], primary_steps: int, max_total_factor: float | None = None) -> int:
+def run_length(ratio: Sequence[int], primary_steps: int) -> int:
     """Batches of all tasks together that give the primary `primary_steps` of its own under the
-    interleaved `ratio` (canonical, primary first), at most `max_total_factor` × primary_steps.
+    interleaved `ratio` (canonical, primary first): never fewer own steps, whatever the mix.
 
     >>> run_length([1, 5, 5], 100)
     1090
-    >>> run_length([1, 5, 5], 100, max_total_factor=4)
-    400
     """
     schedule = mixing_schedule(ratio)
     cycle, at = len(schedule), [i for i, task in enumerate(schedule) if task == 0]
     last = primary_steps - 1  # the primary's last step: the `last % len(at)`-th of its cycle
-    total = last // len(at) * cycle + at[last % len(at)] + 1
-    return total if max_total_factor is None else min(total, math.floor(max_total_factor * primary_steps))
+    return last // len(at) * cycle + at[last % len(at)] + 1
+
+
+def total_factor(ratio: Sequence[int]) -> float:
+    """How many times the primary's steps a run of `ratio` trains in all: the batches of a
+    cycle over the primary's (a run's length is at most this times the primary's steps).
+
+    >>> total_factor([2, 1, 1])
+    2.0
+    """
+    ratio = validate_ratio(ratio)
+    return sum(ratio) / ratio[0]
+
+
+def fits(ratio: Sequence[int], max_total_factor: float | None) -> bool:
+    """Whether a run of `ratio` trains at most `max_total_factor` (K) times the primary's steps,
+    that is, whether the primary's share of the batches is at least 1/K (None: any ratio fits)."""
+    return max_total_factor is None or total_factor(ratio) <= max_total_factor + 1e-9
+
+
+def check_fits(ratio: Sequence[int], max_total_factor: float | None) -> None:
+    """ValueError naming the fix for a mix that trains more than K times the primary's steps."""
+    if not fits(ratio, max_total_factor):
+        raise ValueError(f"the mix {list(ratio)} trains {total_factor(ratio):g} times the primary's steps, over "
+                         f"K = train.max_total_factor = {max_total_factor:g}; give the primary a share of at "
+                         "least 1/K (uniform_mix, the GP's space) or raise K: a run is never cut short")
+
+
+def within_k(ratio: Sequence[int], max_total_factor: float | None) -> list[int]:
+    """`ratio` with the primary's entry raised, where it must be, to keep its share of the batches
+    at least 1/K: the nearest mix that fits, with every auxiliary entry as asked (how the GP's
+    points, in AutoSeM's box, become runs; None: `ratio` as it is).
+
+    >>> within_k([1, 5, 5], 2), within_k([12, 5, 5], 2)
+    ([10, 5, 5], [12, 5, 5])
+    """
+    ratio = validate_ratio(ratio)
+    if max_total_factor is None:
+        return ratio
+    if sum(ratio[1:]) and max_total_factor <= 1:
+        raise ValueError(f"max_total_factor={max_total_factor} leaves no batch for an auxiliary task; "
+                         "K must exceed 1 for any mix (train.max_total_factor)")
+    needed = math.ceil(sum(ratio[1:]) / (max_total_factor - 1) - 1e-9) if sum(ratio[1:]) else 1
+    return [max(ratio[0], needed), *ratio[1:]]
+
+
+def uniform_mix(n_tasks: int, max_total_factor: float | None = None) -> list[int]:
+    """The uniform mix of a primary and `n_tasks - 1` auxiliary tasks that fits K: one batch of
+    each auxiliary per cycle, and as many of the primary's as keep its share at least 1/K
+    (1:1:…:1 when that already fits).
+
+    >>> uniform_mix(3), uniform_mix(8, max_total_factor=2)
+    ([1, 1, 1], [7, 1, 1, 1, 1, 1, 1, 1])
+    """
+    if n_tasks < 1:
+        raise ValueError("a mix needs the primary task")
+    return within_k([1] * n_tasks, max_total_factor)

@@ -61,9 +61,10 @@ def educated_guesses(primary: str, available: Sequence[str]) -> list[dict]:
 
 
 def grid_ratios(n_tasks: int, n_points: int, max_ratio: int = 20, seed: int = 0) -> list[list[int]]:
-    """`n_points` ratios from the coarsest even grid that has enough: L levels per task, evenly
-    spaced over [1, R] (primary) and [0, R] (the others), the smallest L with L**n_tasks >=
-    n_points; a seeded choice when the grid has more points than that (kept in grid order)."""
+    """`n_points` points from the coarsest even grid of the GP's space that has enough: L levels
+    per task, evenly spaced over [1, R] (primary) and [0, R] (the others), the smallest L with
+    L**n_tasks >= n_points; a seeded choice when the grid has more points than that (kept in grid
+    order). Each trains as the ratio that fits K, as the GP's points do (`stage2.ratio_trial`)."""
     check_search(n_tasks, n_points, 1, max_ratio)
     levels = math.ceil(n_points ** (1 / n_tasks) - 1e-9)
     while True:  # rounding can merge levels when R is small: add levels until the grid is big enough
@@ -88,13 +89,14 @@ def run_grid(primary: str, selected: Sequence[str], exp: Experiment | None = Non
     selected = check_selection(primary, selected)
     names = [primary, *selected]
     n_calls = n_calls if n_calls is not None else exp.profile.gp.calls
+    max_total_factor = exp.profile.train_config(primary, exp.seed).max_total_factor
     ratios = grid_ratios(len(names), n_calls, exp.profile.gp.max_ratio, exp.seed)
     trials = [ratio_trial(exp, names, r)
               # shown after 10 s: a grid read back from the store is done before, and draws no bar
               for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not exp.progress, leave=False, delay=10)]
     metric = get_task(primary).selection_metric
-    settings = {"method": "grid", "n_calls": n_calls, "max_ratio": exp.profile.gp.max_ratio, "seed": exp.seed,
-                "worst_score": WORST_SCORE[metric]}
+    settings = {"method": "grid", "n_calls": n_calls, "max_ratio": exp.profile.gp.max_ratio,
+                "max_total_factor": max_total_factor, "seed": exp.seed, "worst_score": WORST_SCORE[metric]}
     return Stage2Result.from_trials(names, trials, metric, settings)
 
 
@@ -152,7 +154,7 @@ def run_ablations(primary: str, candidates: Sequence[str] | None = None, exp: Ex
             rows.append(AblationRow(guess["name"], [], [], math.nan, math.nan, 0, guess["note"]))
             continue
         names = [primary, *guess["tasks"]]
-        trial = ratio_trial(exp, names, [1] * len(names))
+        trial = ratio_trial(exp, names, exp.uniform_mix(len(names)))
         note = "; ".join(filter(None, ["educated guess, uniform ratio", guess["note"], trial.failure]))
         rows.append(AblationRow(guess["name"], names, trial.ratio, trial.select_score, trial.report_score, 1, note))
     every = run_stage2(primary, candidates, exp, n_calls=n_calls)

@@ -17,6 +17,11 @@ executor) and tells the k results at once. It is another search than k=1's (its 
 stored under their own key) and it resumes just as exactly: every point is stored as it
 finishes, and a rerun asks the same batches again and evaluates only the points not stored.
 
+The space is AutoSeM's (the primary's entry in [1, R], each auxiliary's in [0, R]); stage 2
+trains each point as the ratio that fits the profile's K (`train.schedule.within_k`: the
+primary's entry raised where the auxiliaries would pass K times it), so the GP sees the box and
+no run trains the primary less than its budget.
+
 The objective is minus the primary's **select** score after an MTL run with the ratio; the
 report score of every run is kept but never used to choose.
 """
@@ -148,14 +153,7 @@ def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_cal
         raise ValueError(f"batch_size={batch_size}; propose at least 1 ratio at a time")
     space = ratio_space(n_tasks, max_ratio, names)
     # k = 1 replays the first n_calls in order; a batched search finds each where it is proposed
-    previous = [([int(v) for v in x], float(y)) for x, y in list(previous)[:n_calls if batch_size == 1 else None]]
-    for x, _ in previous:
-        if len(x) != n_tasks or not all(d.low <= v <= d.high for d, v in zip(space, x)):
-            raise ValueError(f"stored point {x} does not fit the space (primary in [1, {max_ratio}], "
-                             f"auxiliary tasks in [0, {max_ratio}], {n_tasks} entries); it belongs to another search")
-    if len({tuple(x) for x, _ in previous}) != len(previous):
-        raise ValueError("the stored points repeat a ratio; they belong to another search")
-
+    previous = _check_previous(list(previous)[:n_calls if batch_size == 1 else None], space)
     opt, points, seen = make_optimizer(space, n_initial_points, seed), [], set()
     if batch_size > 1:
         return _search_batched(opt, objective, n_calls, seed, previous, on_point, failure_value, progress,
@@ -180,6 +178,18 @@ def search_ratio(objective: Callable[[list[int]], float], n_tasks: int, *, n_cal
         bar.set_postfix(best=f"{min((v for _, v in points if math.isfinite(v)), default=math.nan):.4g}")
     bar.close()
     return points
+
+
+def _check_previous(previous: Sequence[Point], space: list[Integer]) -> list[Point]:
+    """Stored points as (list of ints, float); ValueError if one is not of this search's space."""
+    previous = [([int(v) for v in x], float(y)) for x, y in previous]
+    for x, _ in previous:
+        if len(x) != len(space) or not all(d.low <= v <= d.high for d, v in zip(space, x)):
+            raise ValueError(f"stored point {x} does not fit the space (primary in [1, {space[0].high}], auxiliary "
+                             f"tasks in [0, {space[0].high}], {len(space)} entries); it belongs to another search")
+    if len({tuple(x) for x, _ in previous}) != len(previous):
+        raise ValueError("the stored points repeat a ratio; they belong to another search")
+    return previous
 
 
 def _search_batched(opt: Optimizer, objective, n_calls: int, seed: int, previous: list[Point], on_point,

@@ -185,8 +185,9 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, exp: Exper
     candidates = exp.candidates(primary, candidates)
     ThompsonBandit(1 + len(candidates), prior=bandit.prior, primary_prior=bandit.primary_prior,
                    gamma=bandit.gamma)  # validates before any data is loaded
-    tasks = exp.tasks([primary, *candidates])
-    # the trajectory reads train and select only: report data is no part of its key
+    tasks, _ = exp.training_tasks([primary, *candidates])  # no train row holds the primary's report text
+    # the trajectory reads train and select only (the train rows left by the drop): report data
+    # is no part of its key
     spec = exp.spec(tasks=[exp.task_key(t, ("train", "select")) for t in tasks], bandit=asdict(bandit),
                     train=settings_without_budget(config))
     checkpoints = exp.store.root / "stage1_checkpoints" / make_key("stage1", spec) if exp.store else None

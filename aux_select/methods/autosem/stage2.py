@@ -26,7 +26,7 @@ from aux_select.methods.trial import Trial
 from aux_select.runtime.store import JsonResult
 from aux_select.train.config import result_settings
 from aux_select.train.metrics import WORST_SCORE
-from aux_select.train.schedule import validate_ratio
+from aux_select.train.schedule import validate_ratio, within_k
 
 # ----------------------------------------------------------------------------- stage 2
 
@@ -38,12 +38,13 @@ class Stage2Result(JsonResult):
     best_ratio: list[int] | None     # the trial with the best select score (first on ties); None: all failed
     best_select_score: float
     report_score: float              # the best trial's report score: the number to publish
-    settings: dict = field(default_factory=dict)  # method, n_calls, n_initial_points, max_ratio, seed, worst_score
+    settings: dict = field(default_factory=dict)  # method, n_calls, n_initial_points, max_ratio,
+                                                  # max_total_factor (K), seed, worst_score
 
     @classmethod
     def from_trials(cls, tasks: Sequence[str], trials: Sequence[Trial], metric: str, settings: dict) -> "Stage2Result":
-        best = best_point([(t.ratio, t.objective) for t in trials])
-        trial = next(t for t in trials if t.ratio == best[0]) if best else None
+        best = best_point([(t.at, t.objective) for t in trials])
+        trial = next(t for t in trials if t.at == best[0]) if best else None
         return cls(tasks=list(tasks), trials=list(trials), metric=metric,
                    best_ratio=trial.ratio if trial else None,
                    best_select_score=trial.select_score if trial else math.nan,
@@ -61,7 +62,7 @@ class Stage2Result(JsonResult):
         opt = make_optimizer(ratio_space(len(self.tasks), s["max_ratio"], self.tasks), 1, s["seed"])
         ys = [t.objective if math.isfinite(t.objective) else -s["worst_score"] for t in self.trials]
         with _one_thread():
-            opt.tell([t.ratio for t in self.trials], ys)
+            opt.tell([t.at for t in self.trials], ys)
         return opt.get_result()
 
     @classmethod
@@ -84,14 +85,17 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
     return selected
 
 
-def ratio_trial(exp: Experiment, names: Sequence[str], ratio: Sequence[int]) -> Trial:
-    """One MTL run of `names` mixed by `ratio` (`Experiment.run`: stored under its canonical
-    ratio, so a ratio that drops every auxiliary is the single-task run) as a GP trial."""
-    return Trial.of_run(exp.run(names, ratio), validate_ratio(ratio, len(names)))
+def ratio_trial(exp: Experiment, names: Sequence[str], point: Sequence[int]) -> Trial:
+    """One MTL run of `names` for a point of the ratio space, trained as the ratio that fits the
+    profile's K (`train.schedule.within_k`) and stored under its canonical form (`Experiment.run`:
+    a ratio that drops every auxiliary is the single-task run), as a trial."""
+    point = validate_ratio(point, len(names))
+    ratio = within_k(point, exp.profile.train_config(names[0], exp.seed).max_total_factor)
+    return Trial.of_run(exp.run(names, ratio), ratio, point=point)
 
 
 def _trial_unit(exp: Experiment, item: tuple) -> Trial:
-    """One GP point as a unit of work (`Experiment.map`): item = (names, ratio)."""
+    """One GP point as a unit of work (`Experiment.map`): item = (names, point)."""
     return ratio_trial(exp, *item)
 
 
@@ -99,8 +103,9 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
                n_calls: int | None = None, batch_size: int | None = None, **settings) -> Stage2Result:
     """AutoSeM stage 2: GP search for the ratio of `primary` and `selected` (`profile.gp`:
     `calls` points unless `n_calls`, `initial_points` random ones first, entries up to
-    `max_ratio`). Every point is recorded as it finishes (kind "gp_search") and a rerun resumes
-    from the recorded points without repeating or losing one. `batch_size=k > 1` (default
+    `max_ratio`; each trained as the ratio that fits the profile's K: `ratio_trial`). Every point
+    is recorded as it finishes (kind "gp_search") and a rerun resumes from the recorded points
+    without repeating or losing one. `batch_size=k > 1` (default
     `gp.batch_size`): k points per GP step (`search_ratio`), their runs side by side on the
     context's executor."""
     exp = as_experiment(exp, **settings)
@@ -109,24 +114,27 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     names = [primary, *selected]
     n_calls = n_calls if n_calls is not None else gp.calls
     batch_size = batch_size if batch_size is not None else gp.batch_size
+    train = exp.profile.train_config(primary, exp.seed)
     check_search(len(names), n_calls, gp.initial_points, gp.max_ratio)
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
     batched = {"batch_size": batch_size} if batch_size > 1 else {}  # k = 1 keeps the keys it always had
     # `calls` is not in the key: a longer search with the same settings extends a shorter one
     spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)],
-                    train=result_settings(exp.profile.train_config(primary, exp.seed)), seed=exp.seed,
-                    max_ratio=gp.max_ratio, n_initial_points=gp.initial_points, gp=GP_SETTINGS, **batched)
+                    train=result_settings(train), seed=exp.seed, max_ratio=gp.max_ratio,
+                    max_total_factor=train.max_total_factor, n_initial_points=gp.initial_points, gp=GP_SETTINGS,
+                    **batched)
     stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
     trials = [Trial(**t) for t in stored["trials"]]
     trials = trials[:n_calls] if batch_size == 1 else trials
     settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
-                "max_ratio": gp.max_ratio, "seed": exp.seed, "worst_score": worst, "gp": GP_SETTINGS, **batched}
+                "max_ratio": gp.max_ratio, "max_total_factor": train.max_total_factor, "seed": exp.seed,
+                "worst_score": worst, "gp": GP_SETTINGS, **batched}
     if batch_size == 1 and len(trials) == n_calls:  # a finished search, stored in its order: nothing to replay
         return Stage2Result.from_trials(names, trials, metric, settings)
 
     def record(i: int, trial: Trial) -> None:  # the moment its run is done (a batch's in any order)
-        trials[:] = [t for t in trials if t.ratio != trial.ratio] + [trial]
+        trials[:] = [t for t in trials if t.at != trial.at] + [trial]
         exp.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
 
     def evaluate(ratios: list[list[int]]) -> list[float]:
@@ -134,8 +142,8 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
 
     points = search_ratio(lambda ratio: evaluate([ratio])[0], len(names), n_calls=n_calls,
                           n_initial_points=gp.initial_points, max_ratio=gp.max_ratio, seed=exp.seed,
-                          previous=[(t.ratio, t.objective) for t in trials], failure_value=-worst, names=names,
+                          previous=[(t.at, t.objective) for t in trials], failure_value=-worst, names=names,
                           progress=exp.progress, batch_size=batch_size, map_batch=evaluate)
     order = {tuple(x): i for i, (x, _) in enumerate(points)}  # the search's order, whatever finished first
-    trials = sorted((t for t in trials if tuple(t.ratio) in order), key=lambda t: order[tuple(t.ratio)])
+    trials = sorted((t for t in trials if tuple(t.at) in order), key=lambda t: order[tuple(t.at)])
     return Stage2Result.from_trials(names, trials, metric, settings)

@@ -58,7 +58,7 @@ def example_losses(model: MultiTaskModel, task: str, batch: dict) -> torch.Tenso
     words); the gates, not the loss, are what every objective shares."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     _, logits = model(task, **inputs)  # (B, C); regression: (B, 1); tagging: (B, T, C)
-    return losses_per_example(model.heads[task].objective, logits, batch["labels"])
+    return losses_per_example(model.specs[task].objective, logits, batch["labels"])
 
 
 def gate_grads(model: MultiTaskModel, task: str, batch: dict, per_example: bool = True) -> torch.Tensor:

@@ -98,7 +98,7 @@ def filter_by_instances(primary: str, trial: SelectionResult, exp: Experiment) -
     taus = {t.name: instance_taus(primary_matrix, task_instance_importance(t, exp)) for t in tasks[1:]}
     kept = {name: fg_keep(tau, exp.profile.gradts.fg_threshold) for name, tau in taus.items()}
     tasks = filter_tasks(tasks, kept)
-    run = exp.run(tasks, [1] * len(tasks))
+    run = exp.run(tasks)
     return SelectionResult(primary, trial.order, [t.name for t in tasks[1:]], run,
                            trials=trial.trials, kept_fraction={t: len(kept[t]) / max(len(taus[t]), 1) for t in taus},
                            instance_taus={t: tau.tolist() for t, tau in taus.items()})
