@@ -94,6 +94,8 @@ def test_selection_matrix_is_the_fraction_of_seeds():
     trial = matrix["GradTS-trial"]
     assert trial.loc["RTE", "MRPC"] == 1.0 and trial.loc["RTE", "QNLI-proxy"] == 0.5
     assert trial.loc["RTE", "SST-2"] == 0.0 and trial.loc["CoLA", "SST-2"] == 1.0
+    results.append(fake("GradTS-trial", "MRPC", selected=["SST-2"]))
+    assert np.isnan(selection_matrix(results)["GradTS-trial"].loc["MRPC", "MRPC"])  # never its own candidate
 
 
 def test_unknown_method_is_refused_with_the_known_ones():

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from aux_select.data.catalogue import same_data
 from aux_select.data.registry import get_task
 from aux_select.methods.registry import MethodResult, baseline_method, method_names
 from aux_select.methods.run import Comparison
@@ -80,7 +81,8 @@ def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[Part] 
 
 def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]:
     """GradTS Fig. 1 data: per method, primaries × auxiliary tasks (every task any method
-    selected), each cell the fraction of that primary's seeds whose final run included the task."""
+    selected), each cell the fraction of that primary's seeds whose final run included the task;
+    NaN where the task is the primary itself or its proxy (never its candidate)."""
     out, tasks = {}, sorted({t for r in results for t in r.selected})
     for method in [m for m in method_names() if m != baseline_method() and any(r.method == m for r in results)]:
         mine = [r for r in results if r.method == method]
@@ -89,7 +91,8 @@ def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]
         for primary in primaries:
             runs = [r for r in mine if r.primary == primary]
             for task in tasks:
-                frame.loc[primary, task] = np.mean([task in r.selected for r in runs])
+                own = task == primary or same_data(primary, task)
+                frame.loc[primary, task] = np.nan if own else np.mean([task in r.selected for r in runs])
         out[method] = frame
     return out
 

@@ -46,11 +46,11 @@ def plot_selection_matrix(matrices: dict[str, pd.DataFrame], ncols: int = 3) -> 
     for ax, (method, frame) in zip(axes.flat, matrices.items()):
         sns.heatmap(frame, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2g", cbar=False, ax=ax,
                     linewidths=0.5, linecolor="white")
-        ax.set(title=method, xlabel="", ylabel="")
+        ax.set(title=method, xlabel="auxiliary task", ylabel="primary")  # blank: the primary itself
         ax.tick_params(axis="x", rotation=45)
     for ax in axes.flat[len(matrices):]:
         ax.axis("off")
-    fig.suptitle("Selected auxiliary tasks (fraction of seeds)")
+    fig.suptitle("Selected auxiliary tasks (fraction of seeds; blank: the primary itself, never a candidate)")
     fig.tight_layout()
     return fig
 
