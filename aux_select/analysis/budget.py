@@ -89,7 +89,6 @@ def choose_budget(curves: Sequence[dict], max_steps: int | None = None) -> dict:
     Reads nothing but those rows."""
     if not curves:
         raise ValueError("no select evaluations to choose a budget from")
-    rows = [r for r in curves if max_steps is None or r["step"] <= max_steps]
     primaries = list(dict.fromkeys(r["primary"] for r in curves))
     lrs = sorted(set(r["lr"] for r in curves))
 
@@ -111,7 +110,7 @@ def choose_budget(curves: Sequence[dict], max_steps: int | None = None) -> dict:
         tops[primary] = [top["step"], top["select_score"], top["select_se"]]
     return {"lr": lr, "primary_steps": steps, "best": tops,
             "mean_best_select": {f"{x:g}": float(mean_best[x]) for x in lrs},
-            "max_steps": max_steps if max_steps is not None else max(r["step"] for r in rows),
+            "max_steps": max_steps if max_steps is not None else max(r["step"] for r in curves),
             "limits": limits, "rule": RULE}
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aux_select.analysis.tables import cost_table, unique_work_s
-from aux_select.analysis.verdicts import BEATS, LOSES, Arm, gain_verdicts
+from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, gain_verdicts
 from aux_select.data.registry import CONTROL_KINDS, control_names, get_task
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.registry import run_part
@@ -35,7 +35,7 @@ from aux_select.methods.run import Comparison, run_methods
 from aux_select.runtime.cost import Part, peak
 from aux_select.runtime.store import JsonResult
 
-HELPFUL, HARMFUL, NO_EVIDENCE = "helpful", "harmful", "no evidence"
+HELPFUL, HARMFUL = "helpful", "harmful"
 AS_CONTROL = {BEATS: HELPFUL, LOSES: HARMFUL}  # a control's verdict in the words of a control
 
 

@@ -19,9 +19,9 @@ For a primary P, one seeded cut of P's train split gives
 
 P~clone and P~shuffle have their own heads, like any task; P~contra has P's. P's select and
 report splits are untouched and no control holds a row of them (a control's own select and
-report splits are empty: an auxiliary task is never scored). A context with `Experiment(..., controls=P)` serves P (the rows the clone
-leaves) and its controls, and offers the controls as candidates; `aux_select.analysis.controls`
-scores every method's choices against them.
+report splits are empty: an auxiliary task is never scored). A context with
+`Experiment(..., controls=P)` serves P (the rows the clone leaves) and its controls, and offers the
+controls as candidates; `aux_select.analysis.controls` scores every method's choices against them.
 """
 from __future__ import annotations
 

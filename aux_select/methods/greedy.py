@@ -43,9 +43,10 @@ def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> 
 
 class MTLScorer:
     """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
-    auxiliary set `aux` mixed uniformly within the profile's K (`Experiment.run`: stored and reused). The run lists
-    the auxiliaries in pool order (the order of `names`), whatever order a search added them in:
-    a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are one stored run."""
+    auxiliary set `aux` mixed uniformly within the profile's K (`Experiment.run`: stored and
+    reused). The run lists the auxiliaries in pool order (the order of `names`), whatever order a
+    search added them in: a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets
+    are one stored run."""
 
     def __init__(self, exp: Experiment, names: Sequence[str]):
         self.exp, self.primary, self.pool = exp, names[0], list(names[1:])

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from aux_select.analysis.controls import NO_EVIDENCE
+from aux_select.analysis.verdicts import NO_EVIDENCE
 
 # ----------------------------------------------------------------------------- method comparison
 
@@ -24,7 +24,8 @@ def plot_gains(gains: pd.DataFrame) -> plt.Figure:
         y = np.arange(len(part))
         ax.errorbar(part["gain"], y, xerr=[part["gain"] - part["low"], part["high"] - part["gain"]],
                     fmt="none", ecolor="grey", capsize=3)
-        ax.scatter(part["gain"], y, c=np.where(part["verdict"] != "no evidence", "crimson", "white"), edgecolors="crimson", zorder=3)
+        ax.scatter(part["gain"], y, c=np.where(part["verdict"] != NO_EVIDENCE, "crimson", "white"),
+                   edgecolors="crimson", zorder=3)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, part["method"])
         ax.invert_yaxis()
@@ -68,7 +69,8 @@ def plot_budget(curves: list[dict], choice: dict | None = None) -> plt.Figure:
                             curve["select_score"] + curve["select_se"], color=line.get_color(), alpha=0.15)
         limit = choice.get("limits", {}).get(primary, choice["max_steps"]) if choice is not None else None
         if limit is not None and limit < frame["step"].max():  # the primary's own limit, where it moved on
-            ax.axvspan(limit, frame["step"].max(), color="grey", alpha=0.12, lw=0, label="beyond the compute limit")
+            ax.axvspan(limit, frame["step"].max(), color="grey", alpha=0.12, lw=0,
+                       label="beyond the compute limit")
         if choice is not None and primary in choice["primary_steps"]:
             ax.axvline(choice["primary_steps"][primary], color="black", ls="--", lw=1,
                        label=f"chosen: {choice['primary_steps'][primary]} steps")

@@ -89,14 +89,14 @@ def run_grid(primary: str, selected: Sequence[str], exp: Experiment | None = Non
     selected = check_selection(primary, selected)
     names = [primary, *selected]
     n_calls = n_calls if n_calls is not None else exp.profile.gp.calls
-    max_total_factor = exp.profile.train_config(primary, exp.seed).max_total_factor
     ratios = grid_ratios(len(names), n_calls, exp.profile.gp.max_ratio, exp.seed)
     trials = [ratio_trial(exp, names, r)
               # shown after 10 s: a grid read back from the store is done before, and draws no bar
               for r in tqdm(ratios, desc=f"ratio grid ({primary})", disable=not exp.progress, leave=False, delay=10)]
     metric = get_task(primary).selection_metric
     settings = {"method": "grid", "n_calls": n_calls, "max_ratio": exp.profile.gp.max_ratio,
-                "max_total_factor": max_total_factor, "seed": exp.seed, "worst_score": WORST_SCORE[metric]}
+                "max_total_factor": exp.profile.train.max_total_factor, "seed": exp.seed,
+                "worst_score": WORST_SCORE[metric]}
     return Stage2Result.from_trials(names, trials, metric, settings)
 
 

@@ -90,7 +90,7 @@ def ratio_trial(exp: Experiment, names: Sequence[str], point: Sequence[int]) -> 
     profile's K (`train.schedule.within_k`) and stored under its canonical form (`Experiment.run`:
     a ratio that drops every auxiliary is the single-task run), as a trial."""
     point = validate_ratio(point, len(names))
-    ratio = within_k(point, exp.profile.train_config(names[0], exp.seed).max_total_factor)
+    ratio = within_k(point, exp.profile.train.max_total_factor)
     return Trial.of_run(exp.run(names, ratio), ratio, point=point)
 
 
