@@ -21,12 +21,12 @@ import torch
 from transformers import DataCollatorWithPadding
 
 from aux_select.data.batching import tokenize
-from aux_select.runtime.cost import timed
 from aux_select.data.loading import data_root, load_task
 from aux_select.data.synthetic import synthetic_task
 from aux_select.methods.gradts.importance import gate_grads
 from aux_select.model.encoders import EncoderConfig, load_tokenizer
 from aux_select.model.heads import build_model
+from aux_select.runtime.cost import timed
 
 
 def main() -> None:

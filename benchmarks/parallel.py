@@ -27,11 +27,11 @@ from pathlib import Path
 
 import torch
 
+from aux_select.experiment.context import Experiment, as_experiment
+from aux_select.experiment.profiles import override
+from aux_select.methods.autosem.stage2 import run_stage2
 from aux_select.runtime.cost import timed
 from aux_select.runtime.executor import make_executor
-from aux_select.experiment.context import Experiment, as_experiment
-from aux_select.methods.autosem.stage2 import run_stage2
-from aux_select.experiment.profiles import override
 from aux_select.runtime.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "data"

@@ -12,6 +12,13 @@ Prints, measured side by side in one run (these machines are noisy, so only rati
                            on the same model and gradients (why the Trainer uses the fused one)
   bf16_vs_fp32: X          speed-up of Trainer steps under bf16 autocast over fp32, same batches
                            (precision="bf16" against "fp32"; target >= 1.4 on a CPU with AVX-512 bf16)
+  compile_s: X             seconds `torch.compile` adds before its steps run at full speed: the
+                           compiled trainer's first pass over the batches (every task and shape it
+                           meets, each a graph) less the eager trainer's time on the same batches
+  compiled_vs_eager: X     speed-up of bf16 Trainer steps through `torch.compile(model)` over eager,
+                           same batches, after that first pass
+  compiled_vs_eager_run: X the same over one whole `cpu` MTL run (--run-steps, default 600), compile
+                           time included: above 1 only if compiling pays for itself in one run
 
     AUX_SELECT_DATA=../shared/data python benchmarks/train_throughput.py [--encoder minilm]
 """
@@ -25,11 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from aux_select.data.batching import make_loader
-from aux_select.runtime.cost import timed
 from aux_select.data.loading import load_task
 from aux_select.model.encoders import EncoderConfig
-from aux_select.train.trainer import Trainer
+from aux_select.runtime.cost import timed
 from aux_select.train.config import TrainConfig
+from aux_select.train.trainer import Trainer
 
 MIX = ("RTE", "MRPC", "CoLA", "SST-2")
 
@@ -70,6 +77,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="the cpu profile's batch size")
     parser.add_argument("--steps", type=int, default=8, help="steps per timed block (a multiple of 4 tasks)")
     parser.add_argument("--repeats", type=int, default=6, help="alternating timed blocks per side")
+    parser.add_argument("--run-steps", type=int, default=600, help="steps of one whole cpu MTL run (a 1:1 mix)")
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -119,6 +127,18 @@ def main() -> None:
     t_bf16, t_fp32 = side_by_side(lambda r: [bf16.step(*ready[i]) for i in block(r)],
                                   lambda r: [trainer.step(*ready[i]) for i in block(r)], args.repeats)
 
+    # compiled_vs_eager: bf16 steps through torch.compile(model) against eager, the same batches; the
+    # compiled side's first pass over them (each task's graph, each new shape) is its compile time
+    compiled = Trainer(tasks, encoder, replace(config, precision="bf16"))
+    compiled.model = torch.compile(compiled.model)
+    t_first = timed(lambda: [compiled.step(*ready[i]) for i in range(len(ready))])
+    t_eager_pass = timed(lambda: [bf16.step(*ready[i]) for i in range(len(ready))])
+    t_compiled, t_eager = side_by_side(lambda r: [compiled.step(*ready[i]) for i in block(r)],
+                                       lambda r: [bf16.step(*ready[i]) for i in block(r)], args.repeats)
+    compile_s = max(t_first - t_eager_pass, 0.0)
+    per_step_eager, per_step_compiled = t_eager / len(ready), t_compiled / len(ready)
+    whole_run = args.run_steps * per_step_eager / (compile_s + args.run_steps * per_step_compiled)
+
     print(f"# encoder {args.encoder}, batch {args.batch_size}, {args.steps * args.repeats} steps a side, "
           f"device {trainer.device}")
     print(f"trainer_vs_raw_loop: {t_raw / t_trainer:.3f}")
@@ -126,6 +146,9 @@ def main() -> None:
     print(f"real_token_fraction: {real / total:.3f}")
     print(f"fused_adamw_vs_default: {t_default / t_fused:.3f}")
     print(f"bf16_vs_fp32: {t_fp32 / t_bf16:.3f}")
+    print(f"compile_s: {compile_s:.1f}")
+    print(f"compiled_vs_eager: {t_eager / t_compiled:.3f}")
+    print(f"compiled_vs_eager_run: {whole_run:.3f}  (a {args.run_steps}-step run, compile time included)")
 
 
 if __name__ == "__main__":

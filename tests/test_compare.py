@@ -62,11 +62,11 @@ def test_verdicts_pair_seeds_and_leave_unpaired_runs_out():
     assert "HEU-Len" not in gains.index
 
 def test_cost_counts_shared_work_once_and_apart():
-    run = {"what": "MTL run", "wall_time_s": 120.0, "peak_memory_mb": 2048.0}
+    run = {"what": "MTL run", "wall_time_s": 120.0, "peak_memory_mb": 2048.0, "cpu_time_s": 230.0, "steps": 600}
     results = [fake("Single-Task", shared=[SINGLE_TASK_RUN]),
                fake("GradTS-trial", parts=[run, run], shared=[SINGLE_TASK_RUN, HEAD_MATRICES])]
-    shared = {0: [Part(SINGLE_TASK_RUN, 60.0, 1024.0, shared=SINGLE_TASK_RUN),
-                  Part("matrices", 600.0, 3072.0, shared=HEAD_MATRICES)]}
+    shared = {0: [Part(SINGLE_TASK_RUN, 60.0, 1024.0, SINGLE_TASK_RUN, cpu_time_s=110.0, steps=300),
+                  Part("matrices", 600.0, 3072.0, shared=HEAD_MATRICES, cpu_time_s=1150.0, steps=1050)]}
     comparison = Comparison("RTE", results, shared, {"methods": ["Single-Task", "GradTS-trial"]})
     table = cost_table([Comparison.from_json(comparison.to_json())]).set_index("work")
     assert table.loc["GradTS-trial", "wall time (min)"] == 4.0  # its own two runs, not the shared work
@@ -76,6 +76,9 @@ def test_cost_counts_shared_work_once_and_apart():
     assert "head-importance" in table.loc["GradTS-trial", "uses shared"]
     # every method once: GradTS-trial's run (the same part twice), single-task, the matrices
     assert table.loc["all methods once, every part counted once", "wall time (min)"] == 2.0 + 1.0 + 10.0
+    assert table.loc["all methods once, every part counted once", "CPU (s)"] == 230.0 + 110.0 + 1150.0
+    assert table.loc["all methods once, every part counted once", "steps"] == 600 + 300 + 1050
+    assert table.loc["GradTS-trial", "CPU (s)"] == 460.0 and table.loc["GradTS-trial", "steps"] == 1200
     # shared work no method used is no part of the whole (matrices never computed have no time)
     alone = Comparison("RTE", results[:1], {0: [shared[0][0], Part("matrices", math.nan, 3072.0, shared=HEAD_MATRICES)]},
                        {"methods": ["Single-Task"]})

@@ -84,7 +84,7 @@ def fake_scorer(table: dict[tuple, float]):
 def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
     score, calls = fake_scorer({(): 0.60, ("A",): 0.62, ("A", "B"): 0.62, ("A", "B", "C"): 0.58,
                                 ("A", "B", "C", "D"): 0.90})
-    selected, tried = greedy_prefix(["A", "B", "C", "D"], score)
+    selected, tried = greedy_prefix(["A", "B", "C", "D"], lambda aux, kept: score(aux))
     assert selected == ["A", "B"]  # a tie goes on
     assert calls == [(), ("A",), ("A", "B"), ("A", "B", "C")]  # D is never tried
     assert tried == [["A"], ["A", "B"], ["A", "B", "C"]]
@@ -92,13 +92,13 @@ def test_trial_stops_at_the_first_drop_and_keeps_the_set_before():
 
 def test_trial_keeps_nothing_when_the_first_candidate_hurts():
     score, calls = fake_scorer({(): 0.6, ("A",): 0.5})
-    selected, tried = greedy_prefix(["A", "B"], score)
+    selected, tried = greedy_prefix(["A", "B"], lambda aux, kept: score(aux))
     assert selected == [] and len(tried) == 1 and len(calls) == 2
 
 
 def test_a_failed_run_counts_as_a_drop():
     score, _ = fake_scorer({(): 0.6, ("A",): 0.7, ("A", "B"): math.nan})
-    assert greedy_prefix(["A", "B"], score)[0] == ["A"]
+    assert greedy_prefix(["A", "B"], lambda aux, kept: score(aux))[0] == ["A"]
 
 
 STATS = {  # hand-made task_statistics rows
@@ -287,3 +287,23 @@ def test_a_set_is_one_run_whatever_order_the_search_added_it_in(fixture_data_dir
     assert len(list((tmp_path / "run").glob("*.json"))) == 1
     with pytest.raises(ValueError, match="not in this scorer's pool"):
         MTLScorer(exp, ["WNLI", "RTE", "MRPC"]).run(["CoLA"])
+
+
+def test_a_greedy_trial_that_trails_the_kept_set_stops_early_and_is_dropped(monkeypatch, tmp_path):
+    from aux_select.experiment.profiles import override
+    from aux_select.methods.greedy import MTLScorer
+    from fakes import fake_experiment
+    scores = {("WNLI",): 0.6, ("WNLI", "MRPC"): 0.7, ("WNLI", "MRPC", "RTE"): 0.3}
+    profile = override("smoke", ["train.eval_every=3", "search_stop.enabled=true"])
+    exp, calls = fake_experiment(monkeypatch, ["WNLI", "MRPC", "RTE"], lambda names, ratio: scores[tuple(names)],
+                                 profile=profile, store=Store(tmp_path))
+    scorer = MTLScorer(exp, ["WNLI", "MRPC", "RTE"])
+    selected, tried = greedy_prefix(["MRPC", "RTE"], scorer)
+    trials = scorer.trials(tried)
+    assert selected == ["MRPC"] and [t.tasks for t in trials] == [["MRPC"], ["MRPC", "RTE"]]
+    assert trials[0].finished and trials[0].reference == []  # against the primary alone, and it did not trail
+    assert trials[1].stopped_at == 6 and trials[1].reference == ["MRPC"]  # a third of 12 steps, then behind
+    assert trials[1].select_score < trials[0].select_score and math.isnan(trials[1].report_score)
+    n = len(calls)
+    assert scorer.run(["MRPC", "RTE"], ["MRPC"]).stopped_at == 6 and len(calls) == n  # read back as stopped
+    assert scorer.run(["MRPC", "RTE"]).stopped_at is None and len(calls) == n + 1  # the full run is another

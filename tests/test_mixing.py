@@ -308,3 +308,33 @@ def test_under_k_each_gp_point_trains_as_the_ratio_that_fits_and_the_search_resu
     assert all(fits(t.ratio, 2) for t in run_grid("RTE", ["MRPC"], exp).trials)
     with pytest.raises(ValueError, match="K must exceed 1"):
         within_k([1, 1], 1.0)
+
+
+def test_a_multi_fidelity_search_stops_trailing_points_never_chooses_one_and_resumes(fake, tmp_path, monkeypatch):
+    profile = override(SMOKE, ["train.eval_every=3", "search_stop.enabled=true"])  # evaluations at 3, 6, 9, 12
+    store = Store(tmp_path)
+    exp, calls = fake(profile=profile, store=store)
+    result = run_stage2("RTE", ["MRPC"], exp)
+    stopped = [t for t in result.trials if t.stopped_at is not None]
+    finished = [t for t in result.trials if t.finished]
+    assert stopped and finished and result.trials[0].finished and result.trials[0].reference is None
+    by_ratio = {tuple(t.ratio): t for t in finished}
+    for i, t in enumerate(result.trials[1:], 1):  # each against the best point finished before it
+        before = [u for u in result.trials[:i] if u.finished]
+        assert t.reference == max(before, key=lambda u: u.select_score).ratio
+    for t in stopped:  # what it reached trails its reference; min_fraction 1/3 of 12 steps: no stop before 6
+        assert t.stopped_at >= 6 and t.select_score < by_ratio[tuple(t.reference)].select_score
+        assert math.isnan(t.report_score)
+    assert result.best_ratio == max(finished, key=lambda t: t.select_score).ratio
+    assert result.best_select_score == max(t.select_score for t in finished)
+    # a whole-budget search is another search, under its own key; it trains every point whole
+    whole = run_stage2("RTE", ["MRPC"], fake(profile=override(profile, ["search_stop.enabled=false"]),
+                                               store=store)[0])
+    assert all(t.stopped_at is None for t in whole.trials) and len(store.records("gp_search")) == 2
+    # read back: no run trains, the stopped trials' runs included (AutoSeM's parts read them)
+    again, calls = fake(profile=profile, store=store)
+    assert json.dumps(run_stage2("RTE", ["MRPC"], again).to_json()) == json.dumps(result.to_json())
+    runs = [mixing.trial_run(again, result.tasks, t) for t in result.trials]
+    assert calls == [] and [r.stopped_at for r in runs] == [t.stopped_at for t in result.trials]
+    # a finished point's run was stored as the full run too: a plain lookup reads it
+    assert again.run(result.tasks, result.best_ratio).select_score == result.best_select_score and calls == []

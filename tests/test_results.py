@@ -1,6 +1,7 @@
 """The committed `cpu` results agree with each other and with the code: the profile is the
 budget study's choice, RESULTS.md and the summary tables are what `reproduce --aggregate-only`
-writes from the committed summaries, and the README quotes RESULTS.md's headline unchanged."""
+writes from the committed summaries, and the README quotes RESULTS.md's headline, control and cost
+tables unchanged."""
 import json
 import os
 import shutil
@@ -11,7 +12,14 @@ import pytest
 from aux_select import reproduce
 from aux_select.analysis.budget import BudgetStudy, choose_budget
 from aux_select.experiment.profiles import PROFILES
-from aux_select.analysis.report import CONTROLS_END, CONTROLS_START, HEADLINE_END, HEADLINE_START
+from aux_select.analysis.report import (
+    CONTROLS_END,
+    CONTROLS_START,
+    COST_END,
+    COST_START,
+    HEADLINE_END,
+    HEADLINE_START,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
@@ -72,7 +80,8 @@ def test_results_md_is_what_the_committed_json_gives(regenerated):
 
 @pytest.mark.parametrize("start, end, what", [
     pytest.param(HEADLINE_START, HEADLINE_END, "headline table", marks=needs_comparisons),
-    pytest.param(CONTROLS_START, CONTROLS_END, "control tasks table", marks=needs_controls)])
+    pytest.param(CONTROLS_START, CONTROLS_END, "control tasks table", marks=needs_controls),
+    pytest.param(COST_START, COST_END, "cost table", marks=needs_comparisons)])
 def test_readme_quotes_results_md_unchanged(start, end, what):
     text = (RESULTS / "RESULTS.md").read_text()
     block = text[text.index(start):text.index(end) + len(end)]

@@ -217,9 +217,44 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_o
     resumed = run_mtl([toy, aux], [2, 1], encoder=TINY, config=config, progress=False, checkpoint_dir=tmp_path)
 
     def outcome(run):
-        return {k: v for k, v in run.to_json().items() if k not in ("wall_time_s", "peak_memory_mb")}
+        return {k: v for k, v in run.to_json().items() if k not in ("wall_time_s", "cpu_time_s", "peak_memory_mb")}
 
     assert outcome(resumed) == outcome(full)  # losses, select history, best step, scores, predictions
-    assert resumed.wall_time_s > 0 and len(full.history) == 4
+    assert resumed.wall_time_s > 0 and resumed.cpu_time_s > 0 and len(full.history) == 4
     with pytest.raises(ValueError, match="belongs to another run"):
         run_mtl([toy], [1], encoder=TINY, config=config, progress=False, checkpoint_dir=tmp_path)
+
+
+def test_a_stop_rule_stops_behind_the_reference_after_its_grace_and_within_its_margin():
+    from aux_select.train.stopping import StopRule, best_so_far
+    curve = [{"primary_step": p, "select_score": s, "select_se": 0.02} for p, s in [(10, 0.5), (20, 0.7), (30, 0.6)]]
+    assert best_so_far(curve) == [(10, 0.5, 0.02), (20, 0.7, 0.02), (30, 0.7, 0.02)]
+    rule = StopRule.against(curve, margin_se=1.0, min_primary_steps=20)
+
+    def run(*scores):
+        return [{"primary_step": 10 * (i + 1), "select_score": s, "select_se": 0.02} for i, s in enumerate(scores)]
+    assert not rule.stops(run(0.1))                  # far behind, but before the grace ends
+    assert rule.stops(run(0.1, 0.67))                # 0.67 < 0.70 - 0.02
+    assert not rule.stops(run(0.1, 0.69))            # within the margin
+    assert not rule.stops(run(0.1, 0.69, 0.55))      # its best so far (0.69) counts, not its last score
+    assert rule.stops(run(0.1, 0.2, 0.3, 0.4))       # past the reference's end: its last best (0.70)
+    assert rule.key()["reference"] == [[10, 0.5, 0.02], [20, 0.7, 0.02], [30, 0.7, 0.02]]
+
+
+def test_a_stopped_run_is_the_full_runs_prefix_with_report_unscored(toy):
+    from aux_select.train.stopping import StopRule
+    aux = synthetic_task("aux", pair=True, seed=1)
+    config = replace(FAST, max_steps=20, eval_every=5)
+    full = run_mtl([toy, aux], [1, 1], encoder=TINY, config=config, progress=False)
+    unreachable = StopRule(((5, 2.0, 0.01),), margin_se=1.0, min_primary_steps=10)  # a score of 2 is out of reach
+    stopped = run_mtl([toy, aux], [1, 1], encoder=TINY, config=config, progress=False, stop=unreachable)
+    assert stopped.stopped_at == stopped.primary_steps == 10 and full.stopped_at is None
+    assert stopped.losses == full.losses[:len(stopped.losses)] and stopped.history == full.history[:2]
+    assert stopped.select_score == max(h["select_score"] for h in full.history[:2])
+    assert math.isnan(stopped.report_score) and stopped.report_predictions is None
+    behind = StopRule(((5, -1.0, 0.01),), margin_se=1.0, min_primary_steps=10)  # never ahead of a run
+    kept = run_mtl([toy, aux], [1, 1], encoder=TINY, config=config, progress=False, stop=behind)
+    assert {k: v for k, v in kept.to_json().items() if k not in ("wall_time_s", "cpu_time_s", "peak_memory_mb")} == \
+        {k: v for k, v in full.to_json().items() if k not in ("wall_time_s", "cpu_time_s", "peak_memory_mb")}
+    with pytest.raises(ValueError, match="eval_every"):
+        run_mtl([toy], [1], encoder=TINY, config=FAST, progress=False, stop=behind)

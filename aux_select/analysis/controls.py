@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aux_select.analysis.tables import cost_table, unique_work_s
+from aux_select.analysis.tables import cost_columns, cost_table, unique_parts
 from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, gain_verdicts
 from aux_select.data.registry import CONTROL_KINDS, control_names, get_task
 from aux_select.experiment.context import Experiment, as_experiment
@@ -108,7 +108,8 @@ class ControlBenchmark(JsonResult):
         """Minutes of the whole benchmark at each seed (methods and ground truth), every part
         counted once however many methods used it."""
         truth = self._truth_parts()
-        return [unique_work_s(self.comparison, seed, truth[seed]) / 60 for seed in self.seeds]
+        return [cost_columns([unique_parts(self.comparison, seed, truth[seed])])["wall time (min)"]
+                for seed in self.seeds]
 
     def cost_table(self) -> pd.DataFrame:
         """analysis.cost_table's rows (minutes, mean over seeds), then the ground truth's runs of
@@ -117,12 +118,11 @@ class ControlBenchmark(JsonResult):
         truth = self._truth_parts()
         table = cost_table([self.comparison])
         truth_gb = peak(p.peak_memory_mb for parts in truth.values() for p in parts) / 1024
+        whole = [unique_parts(self.comparison, seed, truth[seed]) for seed in self.seeds]
         rows = [{"primary": self.primary, "work": f"ground truth: {self.primary} + each control at 1:1",
-                 "wall time (min)": np.mean([sum(p.wall_time_s for p in parts) for parts in truth.values()]) / 60,
-                 "peak memory (GB)": truth_gb, "uses shared": ""},
+                 **cost_columns(list(truth.values())), "peak memory (GB)": truth_gb, "uses shared": ""},
                 {"primary": self.primary, "work": "the benchmark once (methods and ground truth), every part counted once",
-                 "wall time (min)": np.mean(self.minutes_per_seed()),
-                 "peak memory (GB)": peak([*table["peak memory (GB)"], truth_gb]),
+                 **cost_columns(whole), "peak memory (GB)": peak([*table["peak memory (GB)"], truth_gb]),
                  "uses shared": ""}]
         return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
 

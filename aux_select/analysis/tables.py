@@ -1,7 +1,8 @@
 """Tables over comparisons, in the papers' layouts:
 
     comparison_table(results)      # GradTS Table 2: report metric per method, mean ± std over seeds
-    cost_table([comparison])       # GradTS Table 3: wall time and peak memory, shared work apart,
+    cost_table([comparison])       # GradTS Table 3: wall time, CPU seconds, steps and peak memory,
+                                   # shared work apart,
                                    # and every method once with each part counted once
     selection_matrix(results)      # GradTS Fig. 1: how often each auxiliary task was selected
     scores_table(results)          # a row per method and seed: tasks, ratio, select and report scores
@@ -45,38 +46,45 @@ def comparison_table(results: Sequence[MethodResult]) -> pd.DataFrame:
 
 
 def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """GradTS Table 3: per primary, the mean wall time (minutes) and peak memory (GB) of each
-    method's own work over seeds, and the shared work in rows of its own."""
+    """GradTS Table 3: per primary, each method's own work (mean over seeds of its parts' wall
+    minutes, process CPU seconds and optimiser steps; peak memory in GB), the shared work in rows
+    of its own, and every method once with each part counted once. CPU seconds are what costs
+    measured at different times compare on: a busy machine inflates wall time far more."""
     rows = []
     for c in comparisons:
         for method in c.settings.get("methods", method_names()):
             mine = [r for r in c.results if r.method == method]
-            rows.append({"primary": c.primary, "work": method,
-                         "wall time (min)": np.mean([r.wall_time_s for r in mine]) / 60,
+            rows.append({"primary": c.primary, "work": method, **cost_columns([r.parts for r in mine]),
                          "peak memory (GB)": peak(r.peak_memory_mb for r in mine) / 1024,
                          "uses shared": ", ".join(dict.fromkeys(s for r in mine for s in r.shared))})
         for key in dict.fromkeys(p.shared for seed_parts in c.shared.values() for p in seed_parts):
             parts = [p for seed_parts in c.shared.values() for p in seed_parts if p.shared == key]
-            rows.append({"primary": c.primary, "work": f"shared: {parts[0].what}",
-                         "wall time (min)": np.mean([p.wall_time_s for p in parts]) / 60,
+            rows.append({"primary": c.primary, "work": f"shared: {parts[0].what}", **cost_columns([[p] for p in parts]),
                          "peak memory (GB)": peak(p.peak_memory_mb for p in parts) / 1024, "uses shared": ""})
         rows.append({"primary": c.primary, "work": "all methods once, every part counted once",
-                     "wall time (min)": np.mean([unique_work_s(c, seed) for seed in c.shared]) / 60,
+                     **cost_columns([unique_parts(c, seed) for seed in c.shared]),
                      "peak memory (GB)": peak(r["peak memory (GB)"] for r in rows if r["primary"] == c.primary),
                      "uses shared": ""})
     return pd.DataFrame(rows)
 
 
-def unique_work_s(comparison: Comparison, seed: int, more_parts: Sequence[Part] = ()) -> float:
-    """Seconds to run every method of the comparison once at `seed`: each part (an MTL run, stage
-    1, a set of instance matrices) counted once however many methods used it, the shared work
-    that some method used and `more_parts` (work beside the methods, e.g. the controls' ground
-    truth) included."""
+def cost_columns(per_seed: Sequence[Sequence[Part]]) -> dict[str, float]:
+    """The cost table's columns for one piece of work: the mean over seeds of its parts' summed wall
+    minutes, CPU seconds and steps (NaN where a part did not record one)."""
+    def mean(field: str) -> float:
+        return float(np.mean([sum(getattr(p, field) for p in parts) for parts in per_seed])) if per_seed else 0.0
+    return {"wall time (min)": mean("wall_time_s") / 60, "CPU (s)": mean("cpu_time_s"), "steps": mean("steps")}
+
+
+def unique_parts(comparison: Comparison, seed: int, more_parts: Sequence[Part] = ()) -> list[Part]:
+    """The work of running every method of the comparison once at `seed`: each part (an MTL run,
+    stage 1, a set of instance matrices) once however many methods used it, the shared work that
+    some method used and `more_parts` (work beside the methods, e.g. the controls' ground truth)."""
     mine = [r for r in comparison.results if r.seed == seed]
     used = {key for r in mine for key in r.shared}
     parts = {p.what: p for r in mine for p in r.parts}
     parts |= {p.what: p for p in [*(s for s in comparison.shared[seed] if s.shared in used), *more_parts]}
-    return float(sum(p.wall_time_s for p in parts.values()))
+    return list(parts.values())
 
 
 def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]:

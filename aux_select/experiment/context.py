@@ -40,6 +40,7 @@ from aux_select.runtime.store import Store, default_store, make_key, project_roo
 from aux_select.train.config import pick_device, resolve_precision, result_settings
 from aux_select.train.run import RunResult, run_mtl
 from aux_select.train.schedule import canonical_ratio, check_fits, uniform_mix, validate_ratio
+from aux_select.train.stopping import StopRule
 
 __all__ = ["Experiment", "Memo", "as_experiment", "check_pool", "same_data", "output_dirs", "warn_without_store",
            "executor_for"]
@@ -191,7 +192,8 @@ class Experiment:
         (`train.schedule.uniform_mix`): what NO-SEL and every selection's final run train."""
         return uniform_mix(n_tasks, self.profile.train.max_total_factor)
 
-    def run(self, names: Sequence[str | TaskData], ratio: Sequence[int] | None = None) -> RunResult:
+    def run(self, names: Sequence[str | TaskData], ratio: Sequence[int] | None = None,
+            stop: StopRule | None = None) -> RunResult:
         """Train `names[0]` with the others mixed by `ratio` (None: `uniform_mix`), names or loaded
         tasks (e.g. the rows GradTS-fg kept), or read the run back. A mix is trained in its
         canonical form: zero entries dropped, the ratio divided by its gcd, the auxiliaries in
@@ -199,7 +201,11 @@ class Experiment:
         and RTE+MRPC+CoLA is RTE+CoLA+MRPC. The primary trains its whole budget
         (`Profile.train_config`), the auxiliaries' batches on top, at most K times its steps in all
         (a mix over K is refused); no train split holds the primary's report text
-        (`training_tasks`: the counts are in the run's `report_text_dropped`)."""
+        (`training_tasks`: the counts are in the run's `report_text_dropped`).
+
+        With `stop` (a search's `StopRule`) the run is stored under the rule too, so a run the rule
+        stopped is never read back as a finished one; a run that finished under it is the full run
+        and is stored as that as well."""
         ratio = validate_ratio(ratio, len(names)) if ratio is not None else self.uniform_mix(len(names))
         cleaned, dropped = self.training_tasks(names)
         kept = [(t, r) for t, r in zip(cleaned, ratio) if r > 0]
@@ -207,16 +213,19 @@ class Experiment:
         tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
         config = self.profile.train_config(tasks[0].name, self.seed)
         check_fits(ratio, config.max_total_factor)  # before the store: a stored run of a larger K is not this profile's
-        spec = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=result_settings(config))
+        full = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=result_settings(config))
+        spec = full if stop is None else {**full, "stop": stop.key()}
         # a killed run resumes from its checkpoint (`TrainConfig.checkpoint_every`), kept until it is stored
         checkpoints = self.store.root / "run_checkpoints" / make_key("run", spec) if self.store is not None else None
 
         def train() -> dict:
             run = run_mtl(tasks, ratio, encoder=self.profile.encoder, config=config,
-                          progress=self.progress, checkpoint_dir=checkpoints)
+                          progress=self.progress, checkpoint_dir=checkpoints, stop=stop)
             return replace(run, report_text_dropped={t.name: dropped[t.name] for t in tasks}).to_json()
 
         result = RunResult.from_json(self.get_or_compute("run", spec, train))
+        if stop is not None and result.stopped_at is None:
+            self.get_or_compute("run", full, result.to_json)  # finished: the full run, unless stored already
         if checkpoints is not None and checkpoints.exists():
             shutil.rmtree(checkpoints, ignore_errors=True)  # the stored run replaces it
         return result

@@ -67,6 +67,18 @@ class GPConfig:
 
 
 @dataclass(frozen=True)
+class SearchStopConfig:
+    """Multi-fidelity search (`aux_select.train.stopping.StopRule`): a GP point of AutoSeM's stage 2 or
+    a greedy trial (GradTS-trial, HEU-*) stops once its best select score so far trails the search's
+    best finished run, at equal primary steps, by more than `margin_se` of that run's select SEs.
+    What a stopped point reached is what the GP is told; it is never the search's answer."""
+    enabled: bool = False             # False: every point and trial trains its whole budget (the papers)
+    margin_se: float = 0.5            # how far behind, in the reference's bootstrap select SEs
+    min_fraction: float = 1 / 3       # no stop before this share of the primary's steps: early select
+                                      # scores of every mix sit near the majority class
+
+
+@dataclass(frozen=True)
 class GradTSConfig:
     """GradTS's selection rules (the matrices themselves: `ImportanceConfig`)."""
     threshold: float = 0.47           # GradTS-thres: candidates with tau >= this
@@ -91,6 +103,7 @@ class Profile:
     importance: ImportanceConfig = ImportanceConfig()
     gradts: GradTSConfig = GradTSConfig()
     controls: ControlConfig = ControlConfig()
+    search_stop: SearchStopConfig = SearchStopConfig()
     overrides: tuple[str, ...] = ()      # the `override` assignments that made it from a named profile
     notes: str = ""
 
@@ -145,6 +158,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
         # than random search; each call is a run of up to 2x the primary's budget, so the search is
         # about half of a comparison's compute
         gp=GPConfig(calls=10, initial_points=4),
+        # GP points and greedy trials stop once they trail the best finished run (chosen on the select
+        # curves of the searches stored before it, not on report scores); `search_stop.enabled=false`
+        # trains every point whole, as the papers do
+        search_stop=SearchStopConfig(enabled=True),
         # 3 epochs, but at most one MTL run's 150 steps: all of WNLI's, about one epoch of RTE
         importance=ImportanceConfig(warmup_max_steps=150),
         notes="bundled MiniLM-L6-H384, tasks capped at 4000 train rows; one MTL run is a few "

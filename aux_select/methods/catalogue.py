@@ -10,7 +10,7 @@ from typing import Sequence
 
 from aux_select.experiment.context import Experiment
 from aux_select.methods.autosem.stage1 import Stage1Result, run_stage1
-from aux_select.methods.autosem.stage2 import run_stage2
+from aux_select.methods.autosem.stage2 import run_stage2, trial_run
 from aux_select.methods.baselines import heuristic_search
 from aux_select.methods.gradts import importance as gradts
 from aux_select.methods.gradts.select import filter_by_instances, select_by_threshold, select_by_trials
@@ -38,14 +38,20 @@ def train_alone(primary: str, *, exp: Experiment) -> RunResult:
 
 
 def _single_task_cost(exp: Experiment, primary: str, candidates: Sequence[str]) -> Part:
-    run = train_alone(primary, exp=exp)
-    return Part(SINGLE_TASK_RUN, run.wall_time_s, run.peak_memory_mb, shared=SINGLE_TASK_RUN)
+    part = run_part(train_alone(primary, exp=exp), SINGLE_TASK_RUN)
+    part.shared = SINGLE_TASK_RUN
+    return part
 
 
 def _matrices_cost(exp: Experiment, primary: str, candidates: Sequence[str]) -> Part:
     costs = [gradts.importance_cost(t, exp) for t in exp.tasks([primary, *candidates])]
-    return Part(f"{HEAD_MATRICES} ({1 + len(candidates)} tasks)", sum(c.get("wall_time_s", math.nan) for c in costs),
-                peak(c.get("peak_memory_mb", math.nan) for c in costs), shared=HEAD_MATRICES)
+    return Part(f"{HEAD_MATRICES} ({1 + len(candidates)} tasks)", _total(costs, "wall_time_s"),
+                peak(c.get("peak_memory_mb", math.nan) for c in costs), HEAD_MATRICES, _total(costs, "cpu_time_s"),
+                _total(costs, "steps"))
+
+
+def _total(costs: Sequence[dict], key: str) -> float:
+    return sum(c.get(key, math.nan) for c in costs)
 
 
 register_shared(SharedWork(SINGLE_TASK_RUN, lambda primary, candidates: [(train_alone, (primary,))], _single_task_cost))
@@ -60,16 +66,18 @@ def _greedy_parts(exp: Experiment, primary: str, candidates: list[str], selectio
     """The runs of a greedy search, read back (the empty set, the single-task run, is shared and
     never among its trials)."""
     scorer = MTLScorer(exp, [primary, *candidates])
-    return [run_part(scorer.run(t.tasks)) for t in selection.trials]
+    return [run_part(scorer.run(t.tasks, t.reference)) for t in selection.trials]
 
 
 def _selection_details(selection: SelectionResult) -> dict:
     return {"order": [list(o) for o in selection.order],
-            "trials": [{"tasks": t.tasks, "select_score": t.select_score} for t in selection.trials]}
+            "trials": [{"tasks": t.tasks, "select_score": t.select_score, "stopped_at": t.stopped_at}
+                       for t in selection.trials]}
 
 
 def _stage1_part(stage1: Stage1Result) -> Part:
-    return Part(f"stage 1: {len(stage1.trajectory)} bandit rounds", stage1.wall_time_s, stage1.peak_memory_mb)
+    return Part(f"stage 1: {len(stage1.trajectory)} bandit rounds", stage1.wall_time_s, stage1.peak_memory_mb,
+                cpu_time_s=stage1.cpu_time_s, steps=len(stage1.trajectory) * stage1.settings["batches_per_round"])
 
 
 # ----------------------------------------------------------------------------- the ten methods
@@ -105,12 +113,12 @@ def autosem(exp: Experiment, primary: str, candidates: list[str]) -> MethodResul
     stage2 = run_stage2(primary, stage1.selected, exp)
     if stage2.best_ratio is None:
         raise RuntimeError(f"every GP trial for {primary} failed (seed {exp.seed}); see the trials in notebook 03")
-    runs = [exp.run(stage2.tasks, t.ratio) for t in stage2.trials]  # stored: read back
-    best = runs[[t.ratio for t in stage2.trials].index(stage2.best_ratio)]
+    runs = [trial_run(exp, stage2.tasks, t) for t in stage2.trials]  # stored: read back
+    best = next(r for t, r in zip(stage2.trials, runs) if t.finished and t.ratio == stage2.best_ratio)
     return method_result("AutoSeM", exp, best, [_stage1_part(stage1), *map(run_part, runs)],
                          details={"utilities": stage1.utilities, "pulls": stage1.pulls,
-                                  "trials": [{"ratio": t.ratio, "select_score": t.select_score, "failure": t.failure}
-                                             for t in stage2.trials]},
+                                  "trials": [{"ratio": t.ratio, "select_score": t.select_score, "failure": t.failure,
+                                              "stopped_at": t.stopped_at} for t in stage2.trials]},
                          ranking=stage1.ranking)
 
 
@@ -141,10 +149,10 @@ def gradts_fg(exp: Experiment, primary: str, candidates: list[str]) -> MethodRes
     parts = _greedy_parts(exp, primary, candidates, trial)
     for task in exp.tasks(trial.selected):
         cost = gradts.importance_cost(task, exp, instances=True)
-        parts.append(Part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb")))
+        parts.append(Part(f"instance matrices {task.name}", cost.get("wall_time_s"), cost.get("peak_memory_mb"),
+                          cpu_time_s=cost.get("cpu_time_s"), steps=cost.get("steps")))
     if fg.selected:  # otherwise its run is the single-task run, already shared
-        parts.append(Part(f"{run_name(fg.run.tasks, fg.run.ratio)} on the rows GradTS-fg kept", fg.run.wall_time_s,
-                          fg.run.peak_memory_mb))
+        parts.append(run_part(fg.run, f"{run_name(fg.run.tasks, fg.run.ratio)} on the rows GradTS-fg kept"))
     return method_result("GradTS-fg", exp, fg.run, parts, [SINGLE_TASK_RUN, HEAD_MATRICES], fractions=fg.kept_fraction,
                          details=_selection_details(fg) | {"kept_fraction": fg.kept_fraction}, ranking=fg.ranking)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from aux_select.experiment.context import Experiment
-from aux_select.methods.trial import Trial
+from aux_select.methods.trial import Trial, stop_rule
 from aux_select.runtime.store import JsonResult
 from aux_select.train.run import RunResult
 
@@ -23,17 +23,18 @@ def _value(s: float) -> float:
     return -math.inf if math.isnan(s) else s  # a failed (NaN) run counts as the worst score
 
 
-def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> tuple[list[str], list[list[str]]]:
-    """Add candidates one at a time in `order`, one `score(aux_set)` call (an MTL run) each,
-    starting from `score([])`, the primary alone. Stop at the first set that scores lower than
+def greedy_prefix(order: Sequence[str], score: Callable[[list[str], list[str] | None], float]
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Add candidates one at a time in `order`, one `score(aux_set, kept_set)` call (an MTL run) each,
+    starting from `score([], None)`, the primary alone. Stop at the first set that scores lower than
     the set before it and keep that previous set (a tie does not stop; a failed, NaN run is a
-    drop): the kept set is the best of those tried. Returns (kept set in the order added, every
-    non-empty set tried, in order).
+    drop): the kept set is the best of those tried, and a scorer may stop a trial early against
+    it (`MTLScorer`). Returns (kept set in the order added, every non-empty set tried, in order).
     """
-    kept, kept_score, current, tried = [], score([]), [], []
+    kept, kept_score, current, tried = [], score([], None), [], []
     for task in order:
         current = [*current, task]
-        s = score(current)
+        s = score(current, kept)
         tried.append(current)
         if _value(s) < _value(kept_score):
             break
@@ -42,28 +43,37 @@ def greedy_prefix(order: Sequence[str], score: Callable[[list[str]], float]) -> 
 
 
 class MTLScorer:
-    """`scorer(aux)` = the primary's select score after one MTL run of the primary with the
+    """`scorer(aux, kept)` = the primary's select score after one MTL run of the primary with the
     auxiliary set `aux` mixed uniformly within the profile's K (`Experiment.run`: stored and
-    reused). The run lists the auxiliaries in pool order (the order of `names`), whatever order a
-    search added them in: a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets
-    are one stored run."""
+    reused); under the profile's `search_stop` the run stops early once it trails the kept set's
+    run (what it reached is then below the kept set's score, so the greedy search drops it). The
+    run lists the auxiliaries in pool order (the order of `names`), whatever order a search added
+    them in: a set is one experiment, so HEU-Size's, HEU-Len's and NO-SEL's full sets are one
+    stored run."""
 
     def __init__(self, exp: Experiment, names: Sequence[str]):
         self.exp, self.primary, self.pool = exp, names[0], list(names[1:])
 
-    def run(self, aux: Sequence[str]) -> RunResult:
+    def run(self, aux: Sequence[str], against: Sequence[str] | None = None) -> RunResult:
+        """The run of `aux`; with `against` (the finished set kept before it), under the stop rule."""
         unknown = set(aux) - set(self.pool)
         if unknown:
             raise ValueError(f"{sorted(unknown)} are not in this scorer's pool {self.pool}")
         names = [self.primary, *(t for t in self.pool if t in set(aux))]  # pool order
-        return self.exp.run(names)
+        rule = stop_rule(self.exp, self.run(against)) if against is not None else None
+        return self.exp.run(names, stop=rule)
 
-    def __call__(self, aux: Sequence[str]) -> float:
-        return self.run(aux).select_score
+    def __call__(self, aux: Sequence[str], kept: Sequence[str] | None = None) -> float:
+        return self.run(aux, kept).select_score
 
     def trials(self, tried: Sequence[Sequence[str]]) -> list[Trial]:
-        """Each auxiliary set a search tried as a `Trial` of its stored run."""
-        return [Trial.of_run(run, run.ratio, tasks=aux) for aux, run in zip(tried, map(self.run, tried))]
+        """Each auxiliary set a greedy search tried as a `Trial` of its stored run; each was tried
+        against the set before it (the empty set first), which the search had kept."""
+        stops = self.exp.profile.search_stop.enabled
+        kept = [[], *tried[:-1]]
+        runs = [self.run(aux, against if stops else None) for aux, against in zip(tried, kept)]
+        return [Trial.of_run(run, run.ratio, tasks=aux, reference=against if stops else None)
+                for aux, against, run in zip(tried, kept, runs)]
 
 
 @dataclass

@@ -158,8 +158,12 @@ def run_name(tasks: Sequence[str], ratio: Sequence[int]) -> str:
     return f"MTL run {'+'.join(tasks)} {':'.join(map(str, ratio))}"
 
 
-def run_part(run: RunResult) -> Part:
-    return Part(run_name(run.tasks, run.ratio), run.wall_time_s, run.peak_memory_mb)
+def run_part(run: RunResult, what: str | None = None) -> Part:
+    """The run as a part of a method's work (named `run_name` unless `what` is given; a run a
+    search stopped early is another part than the mix's full run)."""
+    what = what or run_name(run.tasks, run.ratio)
+    what += f", stopped at primary step {run.stopped_at}" if run.stopped_at is not None else ""
+    return Part(what, run.wall_time_s, run.peak_memory_mb, cpu_time_s=run.cpu_time_s, steps=run.steps)
 
 
 def method_result(method: str, exp: Experiment, run: RunResult, parts: Sequence[Part] = (),

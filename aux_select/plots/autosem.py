@@ -116,9 +116,10 @@ def posterior_replay(posterior_at, tasks: list[str], primary: str, rounds: int):
 
 def plot_trials(trials: Sequence[Trial], tasks: list[str], metric: str, *, n_initial_points: int | None = None,
                 title: str | None = None) -> plt.Figure:
-    """Every mixing-ratio trial in order: the primary's select score (filled), its report score
-    (hollow), the best select score so far (step line) and failed runs (red ×, drawn at the
-    bottom), above a table of the ratios (one row per task; the best trial outlined).
+    """Every mixing-ratio trial in order: the primary's select score (filled; hollow where the search
+    stopped the run early: what it reached), its report score (hollow squares; none for a stopped
+    run), the best select score so far (step line) and failed runs (red ×, drawn at the bottom),
+    above a table of the ratios (one row per task; the best trial outlined).
     `trials`: `Stage2Result.trials`."""
     n = len(trials)
     x = np.arange(1, n + 1)
@@ -129,7 +130,11 @@ def plot_trials(trials: Sequence[Trial], tasks: list[str], metric: str, *, n_ini
                                    gridspec_kw={"height_ratios": [3, 0.5 + 0.35 * len(tasks)]})
     if n_initial_points:
         ax.axvspan(0.5, min(n_initial_points, n) + 0.5, color="grey", alpha=0.1, label="random initial points")
-    ax.plot(x, select, "o", color="steelblue", label=f"select {metric}")
+    stopped = np.array([t.stopped_at is not None for t in trials], bool)
+    ax.plot(x[~stopped], select[~stopped], "o", color="steelblue", label=f"select {metric}")
+    if stopped.any():
+        ax.plot(x[stopped], select[stopped], "o", mfc="none", color="steelblue",
+                label=f"select {metric} reached when stopped early")
     ax.plot(x, report, "s", mfc="none", color="darkorange", label=f"report {metric} (not used to choose)")
     ax.step(x, best_so_far, where="post", color="steelblue", lw=1.2, alpha=0.7, label="best select so far")
     failed = [i + 1 for i, t in enumerate(trials) if t.failure]
@@ -137,7 +142,8 @@ def plot_trials(trials: Sequence[Trial], tasks: list[str], metric: str, *, n_ini
     low = float(finite.min()) if finite.size else 0.0
     if failed:
         ax.plot(failed, [low] * len(failed), "x", color="crimson", ms=9, mew=2, label="failed run")
-    best = int(np.nanargmax(select)) if np.isfinite(select).any() else None
+    chosen = np.where(stopped, np.nan, select)  # a stopped run is never the answer
+    best = int(np.nanargmax(chosen)) if np.isfinite(chosen).any() else None
     if best is not None:
         ax.plot(best + 1, select[best], "*", color="gold", mec="black", ms=16, zorder=5, label="chosen ratio")
     ax.set(ylabel=metric, title=title or f"Mixing-ratio trials ({tasks[0]} primary)")

@@ -56,12 +56,18 @@ def plot_tau_matrix(taus: pd.DataFrame, primary: str | None = None) -> plt.Figur
 def plot_greedy_trials(trials: Sequence[Trial], base_score: float, selected: list[str], metric: str,
                        title: str = "Greedy trial runs") -> plt.Figure:
     """The primary's select score after each MTL run of a greedy search (`SelectionResult.trials`),
-    starting from the primary alone; the kept set's point is ringed."""
+    starting from the primary alone; the kept set's point is ringed, and a trial the search stopped
+    early (it trailed the kept set) is hollow at the score it reached."""
     labels = ["alone"] + ["+ " + t.tasks[-1] for t in trials]
     scores = [base_score] + [t.select_score for t in trials]
     kept = len(selected)
     fig, ax = plt.subplots(figsize=(1.0 * len(labels) + 2, 3.5))
-    ax.plot(range(len(labels)), scores, "o-", color="steelblue")
+    x, y = np.arange(len(labels)), np.asarray(scores, float)
+    early = np.array([False, *(t.stopped_at is not None for t in trials)])
+    ax.plot(x, y, "-", color="steelblue")
+    ax.plot(x[~early], y[~early], "o", color="steelblue")
+    if early.any():
+        ax.plot(x[early], y[early], "o", mfc="none", color="steelblue", label="stopped early: score reached")
     ax.plot([kept], [scores[kept]], "o", ms=14, mfc="none", mec="black", mew=2, label="kept set")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set(ylabel=f"select {metric}", title=title)

@@ -1,6 +1,8 @@
-"""What a result cost to compute: peak memory while a block runs (wall time is a perf_counter
-difference). MTL runs and stored arrays (head-importance matrices) record both, so a method's
-cost can be added up from the store whether its parts were computed now or long ago."""
+"""What a result cost to compute: wall and process CPU seconds (`Clock`), peak memory while a block
+runs (`PeakMemory`) and the batches trained. MTL runs, stage 1 and stored arrays (head-importance
+matrices) record them, so a method's cost can be added up from the store whether its parts were
+computed now or long ago. CPU seconds count every thread of the process: a busy machine inflates
+them far less than it inflates wall time, so they are what costs measured at different times compare on."""
 from __future__ import annotations
 
 import math
@@ -24,14 +26,29 @@ class Part:
     wall_time_s: float = math.nan
     peak_memory_mb: float = math.nan
     shared: str | None = None
+    cpu_time_s: float = math.nan     # process CPU seconds (NaN: recorded before they were kept)
+    steps: float = math.nan          # batches trained (optimiser steps of every task; NaN: unknown)
 
     def __post_init__(self):
-        self.wall_time_s = math.nan if self.wall_time_s is None else float(self.wall_time_s)
-        self.peak_memory_mb = math.nan if self.peak_memory_mb is None else float(self.peak_memory_mb)
+        for name in ("wall_time_s", "peak_memory_mb", "cpu_time_s", "steps"):
+            value = getattr(self, name)
+            setattr(self, name, math.nan if value is None else float(value))
 
     @classmethod
     def from_json(cls, d: Mapping) -> "Part":
-        return cls(d["what"], d["wall_time_s"], d["peak_memory_mb"], d.get("shared"))
+        return cls(d["what"], d["wall_time_s"], d["peak_memory_mb"], d.get("shared"), d.get("cpu_time_s"),
+                   d.get("steps"))
+
+
+class Clock:
+    """Wall (perf_counter) and process CPU seconds since it was made."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def since(self, earlier: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+        """(wall, CPU) seconds since it was made, plus `earlier` (what earlier calls of a resumed job spent)."""
+        return earlier[0] + time.perf_counter() - self.wall, earlier[1] + time.process_time() - self.cpu
 
 
 def timed(fn: Callable[[], object]) -> float:

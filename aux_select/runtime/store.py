@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -25,7 +24,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from datasets import Dataset
 
-from aux_select.runtime.cost import PeakMemory
+from aux_select.runtime.cost import Clock, PeakMemory
 from aux_select.runtime.locks import KeyLock, LockConfig
 
 # the code-schema version: bump when a stored format or the meaning of a result changes; it is
@@ -228,17 +227,18 @@ class Store:
             with self.lock(kind, make_key(kind, spec)):
                 array = self.get_array(kind, spec)  # stored by another process while we waited?
                 if array is None:
-                    start = time.perf_counter()
+                    start = Clock()
                     with PeakMemory(device) as memory:
                         array = np.asarray(compute())
+                    wall_s, cpu_s = start.since()
                     # the cost record first: an .npy present always has its cost beside it
-                    self.put(kind, spec, {"wall_time_s": time.perf_counter() - start,
+                    self.put(kind, spec, {"wall_time_s": wall_s, "cpu_time_s": cpu_s,
                                           "peak_memory_mb": memory.peak_mb, "shape": list(array.shape)})
                     self.put_array(kind, spec, array)
         return array
 
     def cost(self, kind: str, spec: Mapping) -> dict | None:
-        """{"wall_time_s", "peak_memory_mb", …} of a stored array's computation (the JSON record
+        """{"wall_time_s", "cpu_time_s", "peak_memory_mb", …} of a stored array's computation (the JSON record
         beside its .npy), or None where it was stored without one."""
         return self.get(kind, spec)
 

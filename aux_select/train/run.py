@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,12 +27,13 @@ from tqdm.auto import tqdm
 from aux_select.data.loading import TaskData
 from aux_select.data.registry import REGRESSION, TAGGING
 from aux_select.model.encoders import EncoderConfig
-from aux_select.runtime.cost import PeakMemory
+from aux_select.runtime.cost import Clock, PeakMemory
 from aux_select.runtime.store import JsonResult
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
 from aux_select.train.config import TrainConfig, pick_device, result_settings
 from aux_select.train.metrics import bootstrap_se, task_metrics
 from aux_select.train.schedule import canonical_ratio, check_fits, mixing_schedule, run_length, validate_ratio
+from aux_select.train.stopping import StopRule
 from aux_select.train.trainer import Trainer
 
 
@@ -60,11 +60,15 @@ class RunResult(JsonResult):
     precision: str = "fp32"                 # as resolved on the device ("bf16": autocast)
     report_text_dropped: dict | None = None  # task -> its train rows dropped for sharing a sentence with
                                              # the primary's report split (Experiment.run; None: not asked)
+    cpu_time_s: float | None = None          # process CPU seconds (all threads; a busy machine inflates
+                                             # them less than wall time); None in runs stored before
+    stopped_at: int | None = None            # the primary step where a search's `StopRule` stopped it:
+                                             # select holds what it reached, report is NaN (never scored)
 
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
             config: TrainConfig = TrainConfig(), progress: bool = True,
-            checkpoint_dir: str | os.PathLike | None = None) -> RunResult:
+            checkpoint_dir: str | os.PathLike | None = None, stop: StopRule | None = None) -> RunResult:
     """Train the primary (`tasks[0]`) for `config.max_steps` of its own batches with the others
     mixed in by `ratio` (as its `canonical_ratio`: zeros dropped, divided by the gcd); score the
     primary. ValueError if the mix trains more than `config.max_total_factor` (K) times the
@@ -79,16 +83,23 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     `config.checkpoint_every` one is written there every so many steps; the result is the same
     as an uninterrupted run's (its wall time sums the calls). Remove the folder once the result
     is kept (`Experiment.run` does).
+
+    With `stop` (a search's `StopRule`, which needs `eval_every`), the run ends at the first select
+    evaluation where the rule says it trails the search's best finished run: `stopped_at` records
+    the primary step, select the best it reached, and report is left unscored (NaN).
     """
     ratio = validate_ratio(ratio, len(tasks))
     tasks = [t for t, r in zip(tasks, ratio) if r > 0]  # zero drops a task
     ratio = canonical_ratio(ratio)
     check_fits(ratio, config.max_total_factor)
-    start = time.perf_counter()
+    if stop is not None and not config.eval_every:
+        raise ValueError("a StopRule reads select evaluations during training: set train.eval_every")
+    start = Clock()
     with PeakMemory(pick_device(config.device)) as memory:
-        result, earlier_s = _train_and_score(tasks, ratio, encoder, config, progress,
-                                             Path(checkpoint_dir) if checkpoint_dir is not None else None, start)
-    return RunResult(**result, wall_time_s=earlier_s + time.perf_counter() - start, peak_memory_mb=memory.peak_mb)
+        result, earlier = _train_and_score(tasks, ratio, encoder, config, progress,
+                                           Path(checkpoint_dir) if checkpoint_dir is not None else None, start, stop)
+    wall_s, cpu_s = start.since(earlier)
+    return RunResult(**result, wall_time_s=wall_s, cpu_time_s=cpu_s, peak_memory_mb=memory.peak_mb)
 
 
 @dataclass
@@ -105,16 +116,19 @@ class LoopState:
     best_select: dict | None = None    # the best weights' select metrics
     best_weights: dict | None = None   # tensors, kept apart from the JSON state
     bad_evals: int = 0                 # evaluations since the last gain (early stopping)
+    stopped_at: int | None = None      # the primary step where a StopRule ended the run
     wall_time_s: float = 0.0           # spent by earlier calls (resumed runs)
+    cpu_time_s: float = 0.0            # ... and their process CPU seconds
 
     def sync_losses(self) -> None:
         # one host sync per 50 steps, not per step, keeps a GPU busy
         self.losses += torch.stack(self.pending).float().cpu().tolist() if self.pending else []
         self.pending = []
 
-    def to_json(self, identity: dict, elapsed_s: float) -> dict:
+    def to_json(self, identity: dict, start: Clock) -> dict:
         plain = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("pending", "best_weights")}
-        return {**plain, "identity": identity, "wall_time_s": self.wall_time_s + elapsed_s,
+        wall_s, cpu_s = start.since((self.wall_time_s, self.cpu_time_s))
+        return {**plain, "identity": identity, "wall_time_s": wall_s, "cpu_time_s": cpu_s,
                 "pending": torch.stack(self.pending).float().cpu().tolist() if self.pending else []}
 
     @classmethod
@@ -141,7 +155,7 @@ def _evaluate_select(trainer: Trainer, primary: TaskData, state: LoopState) -> b
 
 
 def _train(trainer: Trainer, tasks: Sequence[TaskData], ratio: list[int], config: TrainConfig, state: LoopState,
-           total: int, progress: bool, checkpoint) -> str | None:
+           total: int, progress: bool, checkpoint, stop: StopRule | None = None) -> str | None:
     """The training loop from `state.step` to `total` (or early stopping); returns why it failed, if it did."""
     primary, order = tasks[0].name, [tasks[i].name for i in mixing_schedule(ratio)]
     bar = tqdm(range(state.step, total), initial=state.step, total=total, leave=False, disable=not progress,
@@ -163,6 +177,9 @@ def _train(trainer: Trainer, tasks: Sequence[TaskData], ratio: list[int], config
             state.bad_evals = 0 if _evaluate_select(trainer, tasks[0], state) else state.bad_evals + 1
             if config.patience is not None and state.bad_evals >= config.patience:
                 break
+            if stop is not None and stop.stops(state.history):
+                state.stopped_at = state.primary_steps
+                break
         if checkpoint is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 \
                 and step + 1 < total:
             checkpoint()
@@ -172,9 +189,10 @@ def _train(trainer: Trainer, tasks: Sequence[TaskData], ratio: list[int], config
 
 def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: EncoderConfig, config: TrainConfig,
                      progress: bool, checkpoint_dir: Path | None = None,
-                     start: float = 0.0) -> tuple[dict, float]:
-    """`run_mtl`'s work: every RunResult field but the wall time and the memory, and the seconds
-    earlier calls spent on it (0 unless resumed from a checkpoint)."""
+                     start: Clock | None = None, stop: StopRule | None = None) -> tuple[dict, tuple[float, float]]:
+    """`run_mtl`'s work: every RunResult field but the times and the memory, and the (wall, CPU)
+    seconds earlier calls spent on it (0 unless resumed from a checkpoint)."""
+    start = start or Clock()
     spec = tasks[0].spec
     total = run_length(ratio, config.max_steps)
     trainer = Trainer(tasks, encoder, config, total_steps=total)
@@ -189,11 +207,13 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
             state = LoopState.from_checkpoint(saved, tensors, trainer.device)
 
         def checkpoint() -> None:
-            save_checkpoint(checkpoint_dir, state.step, trainer, state.to_json(identity, time.perf_counter() - start),
+            save_checkpoint(checkpoint_dir, state.step, trainer, state.to_json(identity, start),
                             state.best_weights)
-    failure = _train(trainer, tasks, ratio, config, state, total, progress, checkpoint)
+    failure = _train(trainer, tasks, ratio, config, state, total, progress, checkpoint, stop)
     steps = len(state.losses)
-    if failure is None:
+    if failure is None and state.stopped_at is not None:  # what it reached; report is for finished runs only
+        select, report, predictions, labels = state.best_select, {m: math.nan for m in spec.metrics}, None, None
+    elif failure is None:
         select, report, predictions, labels = _final_scores(trainer, tasks[0], config, state, steps)
     else:
         select = {m: math.nan for m in spec.metrics}
@@ -204,7 +224,7 @@ def _train_and_score(tasks: Sequence[TaskData], ratio: list[int], encoder: Encod
         steps=steps, best_step=state.best_step if config.eval_every else steps, examples_seen=trainer.examples_seen,
         device=str(trainer.device), failure=failure, history=state.history,
         report_predictions=predictions, report_labels=labels, primary_steps=state.primary_steps,
-        precision=trainer.precision), state.wall_time_s
+        precision=trainer.precision, stopped_at=state.stopped_at), (state.wall_time_s, state.cpu_time_s)
 
 
 def _final_scores(trainer: Trainer, primary: TaskData, config: TrainConfig, state: LoopState,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,7 +25,7 @@ from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.experiment.profiles import BanditConfig
 from aux_select.methods.autosem.bandit import ThompsonBandit, select_auxiliary
 from aux_select.model.encoders import EncoderConfig
-from aux_select.runtime.cost import PeakMemory
+from aux_select.runtime.cost import Clock, PeakMemory
 from aux_select.runtime.store import JsonResult, jsonable, make_key
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
 from aux_select.train.config import TrainConfig, pick_device, settings_without_budget
@@ -46,6 +45,7 @@ class Stage1Result(JsonResult):
     wall_time_s: float               # summed over the calls that produced it (resumes included)
     settings: dict = field(default_factory=dict)  # the bandit config, seed, alpha0/beta0, eval_rows
     peak_memory_mb: float = math.nan  # of the call that finished it (NaN in results stored before it was kept)
+    cpu_time_s: float = math.nan     # process CPU seconds, summed like the wall time (NaN: stored before)
 
     @property
     def primary(self) -> str:
@@ -98,7 +98,7 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
     identity = jsonable(identity if identity is not None else
                         {"settings": settings, "tasks": names, "encoder": asdict(encoder),
                          "train": settings_without_budget(config)})
-    start = time.perf_counter()
+    start = Clock()
     with PeakMemory(pick_device(config.device)) as memory:
         trainer = Trainer(tasks, encoder, config, total_steps=bandit.rounds * bandit.batches_per_round)
         resumed = load_checkpoint(Path(checkpoint_dir), identity, trainer.device, prefix="round") \
@@ -107,24 +107,29 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
             trainer.restore(resumed[0])
             state = resumed[1] | {"bandit": ThompsonBandit.from_state_dict(resumed[1]["bandit"])}
         else:
-            state = {"identity": identity, "bandit": arms, "trajectory": [], "wall_time_s": 0.0,
+            state = {"identity": identity, "bandit": arms, "trajectory": [], "wall_time_s": 0.0, "cpu_time_s": 0.0,
                      "initial_score": trainer.score(primary, "select", rows=eval_rows)}
 
         def checkpoint(r: int) -> None:
+            wall_s, cpu_s = start.since(_spent(state))
             save_checkpoint(Path(checkpoint_dir), r, trainer, state | {
-                "bandit": state["bandit"].state_dict(),
-                "wall_time_s": state["wall_time_s"] + time.perf_counter() - start}, prefix="round")
+                "bandit": state["bandit"].state_dict(), "wall_time_s": wall_s, "cpu_time_s": cpu_s}, prefix="round")
         _play_rounds(trainer, state, names, eval_rows, bandit, progress,
                      checkpoint if checkpoint_dir is not None else None, checkpoint_every)
 
     arms, trajectory = state["bandit"], state["trajectory"]
+    wall_s, cpu_s = start.since(_spent(state))
     utilities, pulls = dict(zip(names, arms.utilities().tolist())), dict(zip(names, arms.counts.tolist()))
     return Stage1Result(
         tasks=names, trajectory=trajectory, alpha=arms.alpha.tolist(), beta=arms.beta.tolist(),
         utilities=utilities, pulls=pulls,
         selected=select_auxiliary(utilities, primary, pulls=pulls), initial_score=state["initial_score"],
-        wall_time_s=state["wall_time_s"] + time.perf_counter() - start, settings=settings,
-        peak_memory_mb=memory.peak_mb)
+        wall_time_s=wall_s, settings=settings, peak_memory_mb=memory.peak_mb, cpu_time_s=cpu_s)
+
+
+def _spent(state: dict) -> tuple[float, float]:
+    """(wall, CPU) seconds earlier calls spent (a checkpoint written before CPU time was kept has none)."""
+    return state["wall_time_s"], state.get("cpu_time_s", 0.0)
 
 
 def _eval_rows(select_rows: int, eval_size: int, seed: int) -> list[int] | None:

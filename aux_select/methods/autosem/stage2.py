@@ -3,7 +3,9 @@ primary and its selected auxiliary tasks, learnt by the GP search of `gp_search`
 
 The objective is minus the primary's **select** score after an MTL run with the ratio; the
 report score of every run is kept but never used to choose. Every evaluated point is stored as it
-finishes, so an interrupted search resumes where it stopped.
+finishes, so an interrupted search resumes where it stopped. Under the profile's `search_stop`
+(the `cpu` profile's default) a point stops early once it trails the best finished point at equal
+primary steps; the GP is told what it reached, and only a finished point can be the answer.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from aux_select.methods.autosem.gp_search import (
     ratio_space,
     search_ratio,
 )
-from aux_select.methods.trial import Trial
+from aux_select.methods.trial import Trial, stop_rule
 from aux_select.runtime.store import JsonResult
 from aux_select.train.config import result_settings
 from aux_select.train.metrics import WORST_SCORE
@@ -35,7 +37,8 @@ class Stage2Result(JsonResult):
     tasks: list[str]                 # primary first, then the auxiliary tasks: the ratio's entries
     trials: list[Trial]              # every evaluated ratio, in order
     metric: str                      # the primary's selection metric
-    best_ratio: list[int] | None     # the trial with the best select score (first on ties); None: all failed
+    best_ratio: list[int] | None     # the finished trial with the best select score (first on ties; a
+                                     # stopped trial never is); None: all failed
     best_select_score: float
     report_score: float              # the best trial's report score: the number to publish
     settings: dict = field(default_factory=dict)  # method, n_calls, n_initial_points, max_ratio,
@@ -43,7 +46,7 @@ class Stage2Result(JsonResult):
 
     @classmethod
     def from_trials(cls, tasks: Sequence[str], trials: Sequence[Trial], metric: str, settings: dict) -> "Stage2Result":
-        best = best_point([(t.at, t.objective) for t in trials])
+        best = best_point([(t.at, t.objective) for t in trials if t.stopped_at is None])
         trial = next(t for t in trials if t.at == best[0]) if best else None
         return cls(tasks=list(tasks), trials=list(trials), metric=metric,
                    best_ratio=trial.ratio if trial else None,
@@ -85,17 +88,31 @@ def check_selection(primary: str, selected: Sequence[str]) -> list[str]:
     return selected
 
 
-def ratio_trial(exp: Experiment, names: Sequence[str], point: Sequence[int]) -> Trial:
+def ratio_trial(exp: Experiment, names: Sequence[str], point: Sequence[int],
+                reference: Sequence[int] | None = None) -> Trial:
     """One MTL run of `names` for a point of the ratio space, trained as the ratio that fits the
     profile's K (`train.schedule.within_k`) and stored under its canonical form (`Experiment.run`:
-    a ratio that drops every auxiliary is the single-task run), as a trial."""
+    a ratio that drops every auxiliary is the single-task run), as a trial. With `reference` (the
+    ratio of the search's best finished trial) it trains under the profile's `search_stop` rule
+    against that trial's run, and may stop early."""
     point = validate_ratio(point, len(names))
     ratio = within_k(point, exp.profile.train.max_total_factor)
-    return Trial.of_run(exp.run(names, ratio), ratio, point=point)
+    rule = _rule(exp, names, reference)
+    return Trial.of_run(exp.run(names, ratio, stop=rule), ratio, point=point,
+                        reference=reference if rule is not None else None)
+
+
+def trial_run(exp: Experiment, names: Sequence[str], trial: Trial):
+    """The stored run of a trial of the search over `names` (under the rule it trained against)."""
+    return exp.run(names, trial.ratio, stop=_rule(exp, names, trial.reference))
+
+
+def _rule(exp: Experiment, names: Sequence[str], reference: Sequence[int] | None):
+    return stop_rule(exp, exp.run(names, reference)) if reference is not None else None
 
 
 def _trial_unit(exp: Experiment, item: tuple) -> Trial:
-    """One GP point as a unit of work (`Experiment.map`): item = (names, point)."""
+    """One GP point as a unit of work (`Experiment.map`): item = (names, point, reference)."""
     return ratio_trial(exp, *item)
 
 
@@ -107,7 +124,8 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     is recorded as it finishes (kind "gp_search") and a rerun resumes from the recorded points
     without repeating or losing one. `batch_size=k > 1` (default
     `gp.batch_size`): k points per GP step (`search_ratio`), their runs side by side on the
-    context's executor."""
+    context's executor. Under `profile.search_stop` each point trains against the best point
+    finished before it (`ratio_trial`)."""
     exp = as_experiment(exp, **settings)
     gp = exp.profile.gp
     selected = check_selection(primary, selected)
@@ -119,17 +137,18 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
     batched = {"batch_size": batch_size} if batch_size > 1 else {}  # k = 1 keeps the keys it always had
+    stopping = {"search_stop": asdict(exp.profile.search_stop)} if exp.profile.search_stop.enabled else {}
     # `calls` is not in the key: a longer search with the same settings extends a shorter one
     spec = exp.spec(tasks=[exp.task_key(t) for t in exp.tasks(names)],
                     train=result_settings(train), seed=exp.seed, max_ratio=gp.max_ratio,
                     max_total_factor=train.max_total_factor, n_initial_points=gp.initial_points, gp=GP_SETTINGS,
-                    **batched)
+                    **batched, **stopping)
     stored = exp.get_or_compute("gp_search", spec, lambda: {"tasks": names, "trials": []})
     trials = [Trial(**t) for t in stored["trials"]]
     trials = trials[:n_calls] if batch_size == 1 else trials
     settings = {"method": "gp", "n_calls": n_calls, "n_initial_points": gp.initial_points,
                 "max_ratio": gp.max_ratio, "max_total_factor": train.max_total_factor, "seed": exp.seed,
-                "worst_score": worst, "gp": GP_SETTINGS, **batched}
+                "worst_score": worst, "gp": GP_SETTINGS, **batched, **stopping}
     if batch_size == 1 and len(trials) == n_calls:  # a finished search, stored in its order: nothing to replay
         return Stage2Result.from_trials(names, trials, metric, settings)
 
@@ -138,7 +157,10 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
         exp.put("gp_search", spec, {"tasks": names, "trials": [asdict(t) for t in trials]})
 
     def evaluate(ratios: list[list[int]]) -> list[float]:
-        return [t.objective for t in exp.map(_trial_unit, [(names, r) for r in ratios], on_result=record)]
+        # a point stops against the best trial finished before its batch, and the GP is told what it reached
+        finished = [t for t in trials if t.finished] if stopping else []
+        reference = max(finished, key=lambda t: t.select_score).ratio if finished else None
+        return [t.objective for t in exp.map(_trial_unit, [(names, r, reference) for r in ratios], on_result=record)]
 
     points = search_ratio(lambda ratio: evaluate([ratio])[0], len(names), n_calls=n_calls,
                           n_initial_points=gp.initial_points, max_ratio=gp.max_ratio, seed=exp.seed,

@@ -210,11 +210,14 @@ def importance_spec(exp: Experiment, task: TaskData, config: ImportanceConfig, i
 
 def importance_cost(task: TaskData, exp: Experiment, config: ImportanceConfig | None = None,
                     instances: bool = False) -> dict:
-    """{"wall_time_s", "peak_memory_mb"} of computing the task's stored matrix (instances=True:
-    its per-row matrices); empty where the store has no record of it."""
-    spec = importance_spec(exp, task, config or exp.profile.importance, instances)
+    """{"wall_time_s", "cpu_time_s", "peak_memory_mb", "steps"} of computing the task's stored matrix
+    (instances=True: its per-row matrices, which reuse the fine-tuned model: no steps); empty where the
+    store has no record of it. Steps are the fine-tuning's optimiser steps (the gradient passes after
+    it change no weight)."""
+    config = config or exp.profile.importance
     kind = "instance_importance" if instances else "head_importance"
-    return (exp.store.cost(kind, spec) if exp.store is not None else None) or {}
+    record = exp.store.cost(kind, importance_spec(exp, task, config, instances)) if exp.store is not None else None
+    return record | {"steps": 0 if instances else warmup_steps(task, exp.profile, config)} if record else {}
 
 
 def _compute_importance(exp: Experiment, task: TaskData, config: ImportanceConfig) -> np.ndarray:
