@@ -27,7 +27,7 @@ def fake_experiment(monkeypatch, names: Sequence[str], score: Callable[[list[str
         s = score(tasks, list(ratio))
         failure = "loss became nan at step 3 (diverged)" if s != s else None  # NaN: the run diverged
         history = _curve(s, config) if failure is None else []
-        stopped_at = next((h["primary_step"] for i, h in enumerate(history)
+        stopped_at = next((h["primary_step"] for i, h in enumerate(history[:-1])  # not at the last step
                            if stop is not None and stop.stops(history[:i + 1])), None)
         history = [h for h in history if stopped_at is None or h["primary_step"] <= stopped_at]
         reached = history[-1]["select_score"] if stopped_at else s

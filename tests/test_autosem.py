@@ -100,6 +100,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
     assert len(steps) == 2 * 2  # only rounds 5 and 6 are trained again
     assert resumed.trajectory == full.trajectory and resumed.initial_score == full.initial_score
     assert (resumed.alpha, resumed.beta, resumed.pulls, resumed.selected) == (full.alpha, full.beta, full.pulls, full.selected)
+    assert resumed.cpu_time_s > 0 and full.cpu_time_s > 0  # CPU seconds summed over the calls, like wall time
     assert [p.name for p in tmp_path.iterdir()] == ["round-00000006"]
 
     steps.clear()  # a finished checkpoint: nothing is trained

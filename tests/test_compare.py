@@ -84,6 +84,17 @@ def test_cost_counts_shared_work_once_and_apart():
                        {"methods": ["Single-Task"]})
     assert cost_table([alone]).set_index("work").loc["all methods once, every part counted once",
                                                      "wall time (min)"] == 1.0
+    # a merged summary: seed 1 holds Single-Task only, so every method once is seed 0's, and the
+    # matrices (no method used them at seed 1) are seed 0's too
+    merged = Comparison("RTE", [*results, fake("Single-Task", seed=1, shared=[SINGLE_TASK_RUN])],
+                        {**shared, 1: [Part(SINGLE_TASK_RUN, 180.0, 1024.0, SINGLE_TASK_RUN),
+                                       Part("matrices", 6000.0, 3072.0, shared=HEAD_MATRICES)]},
+                        {"methods": ["Single-Task", "GradTS-trial"]})
+    table = cost_table([merged]).set_index("work")
+    assert table.loc["all methods once, every part counted once", "wall time (min)"] == 2.0 + 1.0 + 10.0
+    assert table.loc["shared: matrices", "wall time (min)"] == 10.0
+    assert table.loc["shared: single-task run", "wall time (min)"] == 2.0 and math.isnan(
+        table.loc["shared: single-task run", "CPU (s)"])  # seed 1's run recorded no CPU seconds
     unknown = fake("GradTS-fg", parts=[run, {"what": "instances", "wall_time_s": math.nan, "peak_memory_mb": math.nan}])
     assert math.isnan(unknown.wall_time_s) and unknown.peak_memory_mb == 2048.0  # the peaks that were recorded
 

@@ -203,13 +203,14 @@ def test_get_or_compute_array_computes_once(tmp_path):
 
 
 def test_a_computed_array_records_its_cost(tmp_path, monkeypatch):
-    from aux_select.runtime import store as store_module
+    from aux_select.runtime import cost as cost_module
     store, clock = Store(tmp_path), iter([100.0, 102.5])  # the computation starts, then ends 2.5 s later
-    monkeypatch.setattr(store_module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(cost_module.time, "perf_counter", lambda: next(clock))
     store.get_or_compute_array("m", {"task": "RTE"}, lambda: np.ones((4, 8)))
     monkeypatch.undo()
     cost = store.cost("m", {"task": "RTE"})
     assert cost["wall_time_s"] == 2.5 and cost["peak_memory_mb"] > 0 and cost["shape"] == [4, 8]
+    assert cost["cpu_time_s"] >= 0  # process CPU seconds beside the wall time
     store.put_array("m", {"task": "MRPC"}, np.ones(3))  # stored without computing: no cost known
     assert store.cost("m", {"task": "MRPC"}) is None
 

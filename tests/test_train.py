@@ -258,3 +258,11 @@ def test_a_stopped_run_is_the_full_runs_prefix_with_report_unscored(toy):
         {k: v for k, v in full.to_json().items() if k not in ("wall_time_s", "cpu_time_s", "peak_memory_mb")}
     with pytest.raises(ValueError, match="eval_every"):
         run_mtl([toy], [1], encoder=TINY, config=FAST, progress=False, stop=behind)
+
+
+def test_a_run_the_rule_would_stop_at_its_last_step_is_finished(toy):
+    from aux_select.train.stopping import StopRule
+    config = replace(FAST, max_steps=10, eval_every=5)
+    late = StopRule(((5, -1.0, 0.01), (10, 2.0, 0.01)), margin_se=1.0, min_primary_steps=5)  # out of reach at 10 only
+    run = run_mtl([toy], [1], encoder=TINY, config=config, progress=False, stop=late)
+    assert run.stopped_at is None and run.primary_steps == 10 and math.isfinite(run.report_score)

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -46,33 +47,43 @@ def comparison_table(results: Sequence[MethodResult]) -> pd.DataFrame:
 
 
 def cost_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """GradTS Table 3: per primary, each method's own work (mean over seeds of its parts' wall
+    """GradTS Table 3: per primary, each method's own work (mean over its seeds of its parts' wall
     minutes, process CPU seconds and optimiser steps; peak memory in GB), the shared work in rows
-    of its own, and every method once with each part counted once. CPU seconds are what costs
-    measured at different times compare on: a busy machine inflates wall time far more."""
+    of its own (over the seeds where a method used it), and every method once with each part
+    counted once (over the seeds that hold every method). CPU seconds are what costs measured at
+    different times compare on: a busy machine inflates wall time far more."""
     rows = []
     for c in comparisons:
-        for method in c.settings.get("methods", method_names()):
+        methods = c.settings.get("methods", method_names())
+        for method in methods:
             mine = [r for r in c.results if r.method == method]
             rows.append({"primary": c.primary, "work": method, **cost_columns([r.parts for r in mine]),
                          "peak memory (GB)": peak(r.peak_memory_mb for r in mine) / 1024,
                          "uses shared": ", ".join(dict.fromkeys(s for r in mine for s in r.shared))})
         for key in dict.fromkeys(p.shared for seed_parts in c.shared.values() for p in seed_parts):
-            parts = [p for seed_parts in c.shared.values() for p in seed_parts if p.shared == key]
-            rows.append({"primary": c.primary, "work": f"shared: {parts[0].what}", **cost_columns([[p] for p in parts]),
-                         "peak memory (GB)": peak(p.peak_memory_mb for p in parts) / 1024, "uses shared": ""})
+            parts = [p for seed in _seeds_using(c, key) for p in c.shared[seed] if p.shared == key]
+            if parts:
+                rows.append({"primary": c.primary, "work": f"shared: {parts[0].what}",
+                             **cost_columns([[p] for p in parts]),
+                             "peak memory (GB)": peak(p.peak_memory_mb for p in parts) / 1024, "uses shared": ""})
+        complete = [seed for seed in c.shared if set(methods) <= {r.method for r in c.results if r.seed == seed}]
         rows.append({"primary": c.primary, "work": "all methods once, every part counted once",
-                     **cost_columns([unique_parts(c, seed) for seed in c.shared]),
+                     **cost_columns([unique_parts(c, seed) for seed in complete]),
                      "peak memory (GB)": peak(r["peak memory (GB)"] for r in rows if r["primary"] == c.primary),
                      "uses shared": ""})
     return pd.DataFrame(rows)
+
+
+def _seeds_using(comparison: Comparison, key: str) -> list[int]:
+    """The seeds at which some method of the comparison used the shared work `key`."""
+    return [seed for seed in comparison.shared if any(r.seed == seed and key in r.shared for r in comparison.results)]
 
 
 def cost_columns(per_seed: Sequence[Sequence[Part]]) -> dict[str, float]:
     """The cost table's columns for one piece of work: the mean over seeds of its parts' summed wall
     minutes, CPU seconds and steps (NaN where a part did not record one)."""
     def mean(field: str) -> float:
-        return float(np.mean([sum(getattr(p, field) for p in parts) for parts in per_seed])) if per_seed else 0.0
+        return float(np.mean([sum(getattr(p, field) for p in parts) for parts in per_seed])) if per_seed else math.nan
     return {"wall time (min)": mean("wall_time_s") / 60, "CPU (s)": mean("cpu_time_s"), "steps": mean("steps")}
 
 

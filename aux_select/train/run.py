@@ -85,7 +85,8 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     is kept (`Experiment.run` does).
 
     With `stop` (a search's `StopRule`, which needs `eval_every`), the run ends at the first select
-    evaluation where the rule says it trails the search's best finished run: `stopped_at` records
+    evaluation before the primary's last step where the rule says it trails the search's best
+    finished run: `stopped_at` records
     the primary step, select the best it reached, and report is left unscored (NaN).
     """
     ratio = validate_ratio(ratio, len(tasks))
@@ -177,7 +178,8 @@ def _train(trainer: Trainer, tasks: Sequence[TaskData], ratio: list[int], config
             state.bad_evals = 0 if _evaluate_select(trainer, tasks[0], state) else state.bad_evals + 1
             if config.patience is not None and state.bad_evals >= config.patience:
                 break
-            if stop is not None and stop.stops(state.history):
+            # at the primary's last step the run is finished: stopping there would save nothing
+            if stop is not None and state.primary_steps < config.max_steps and stop.stops(state.history):
                 state.stopped_at = state.primary_steps
                 break
         if checkpoint is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 \
