@@ -42,18 +42,30 @@ def markdown(table: pd.DataFrame, index: bool = True) -> str:
     return table.to_markdown(index=index, disable_numparse=text_columns)
 
 
+def _seed_counts(comparison: Comparison) -> str:
+    """"MRPC: 3" when every method holds as many seeds, else "MRPC: 3 for Single-Task, 1 for NO-SEL, …"."""
+    methods = dict.fromkeys(r.method for r in comparison.results)
+    by_count: dict[int, list[str]] = {}
+    for method in methods:
+        by_count.setdefault(len({r.seed for r in comparison.results if r.method == method}), []).append(method)
+    if len(by_count) == 1:
+        return f"{comparison.primary}: {next(iter(by_count))}"
+    return f"{comparison.primary}: " + ", ".join(f"{n} for {', '.join(ms)}" for n, ms in by_count.items())
+
+
 def headline(comparisons: Sequence[Comparison], tables: pd.DataFrame) -> str:
     """The headline table with its caption: every method against the baseline, beside GradTS."""
     results = [r for c in comparisons for r in c.results]
     table, sources = papers_table(results, tables)
-    seeds = {c.primary: len(c.settings.get("seeds", [])) for c in comparisons}
+    seeds = [_seed_counts(c) for c in comparisons]
     profile = comparisons[0].settings.get("profile", "?")
     lines = [HEADLINE_START,
              markdown(table.fillna("—") if len(tables) else table.drop(columns="paper", level=1, errors="ignore"), True),
              "",
-             f"*ours*: report split (GLUE dev) score ×100 of the final run, mean over seeds "
-             f"({', '.join(f'{p}: {n}' for p, n in seeds.items())}), profile `{profile}` "
-             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's {baseline_method()}. "
+             f"*ours*: report split (GLUE dev) score ×100 of the final run, mean over each method's seeds "
+             f"({'; '.join(seeds)}), profile `{profile}` "
+             f"({get_profile(profile.split('+')[0]).notes}); *Δ*: against the same table's {baseline_method()} "
+             "(means over different seeds where the counts differ; the verdicts below pair the seeds). "
              f"*paper*: GradTS (Ma et al., EMNLP 2021), {papers.SETTINGS['GradTS']}; "
              + "; ".join(f"{p} from {s}" for p, s in sources.items()) + ". "
              "The papers' numbers are the best dev score over epochs, ours one run chosen on select: "

@@ -28,7 +28,9 @@ from aux_select.methods.trial import Trial, stop_rule
 from aux_select.runtime.store import JsonResult
 from aux_select.train.config import result_settings
 from aux_select.train.metrics import WORST_SCORE
+from aux_select.train.run import RunResult
 from aux_select.train.schedule import validate_ratio, within_k
+from aux_select.train.stopping import StopRule
 
 # ----------------------------------------------------------------------------- stage 2
 
@@ -102,12 +104,12 @@ def ratio_trial(exp: Experiment, names: Sequence[str], point: Sequence[int],
                         reference=reference if rule is not None else None)
 
 
-def trial_run(exp: Experiment, names: Sequence[str], trial: Trial):
+def trial_run(exp: Experiment, names: Sequence[str], trial: Trial) -> RunResult:
     """The stored run of a trial of the search over `names` (under the rule it trained against)."""
     return exp.run(names, trial.ratio, stop=_rule(exp, names, trial.reference))
 
 
-def _rule(exp: Experiment, names: Sequence[str], reference: Sequence[int] | None):
+def _rule(exp: Experiment, names: Sequence[str], reference: Sequence[int] | None) -> StopRule | None:
     return stop_rule(exp, exp.run(names, reference)) if reference is not None else None
 
 
