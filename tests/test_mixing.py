@@ -336,5 +336,6 @@ def test_a_multi_fidelity_search_stops_trailing_points_never_chooses_one_and_res
     assert json.dumps(run_stage2("RTE", ["MRPC"], again).to_json()) == json.dumps(result.to_json())
     runs = [mixing.trial_run(again, result.tasks, t) for t in result.trials]
     assert calls == [] and [r.stopped_at for r in runs] == [t.stopped_at for t in result.trials]
-    # a finished point's run was stored as the full run too: a plain lookup reads it
+    # a finished point's run is stored as the whole run, and only there; a stopped one only under its rule
     assert again.run(result.tasks, result.best_ratio).select_score == result.best_select_score and calls == []
+    assert all(("stop" in r["spec"]) == (r["value"]["stopped_at"] is not None) for r in store.records("run"))

@@ -203,9 +203,9 @@ class Experiment:
         (a mix over K is refused); no train split holds the primary's report text
         (`training_tasks`: the counts are in the run's `report_text_dropped`).
 
-        With `stop` (a search's `StopRule`) the run is stored under the rule too, so a run the rule
-        stopped is never read back as a finished one; a run that finished under it is the full run
-        and is stored as that as well."""
+        With `stop` (a search's `StopRule`) a run the rule stops is stored under the rule, so it is
+        never read back as a finished run; one that finishes under it is the whole run and is stored
+        as that (`_run_under`)."""
         ratio = validate_ratio(ratio, len(names)) if ratio is not None else self.uniform_mix(len(names))
         cleaned, dropped = self.training_tasks(names)
         kept = [(t, r) for t, r in zip(cleaned, ratio) if r > 0]
@@ -223,12 +223,31 @@ class Experiment:
                           progress=self.progress, checkpoint_dir=checkpoints, stop=stop)
             return replace(run, report_text_dropped={t.name: dropped[t.name] for t in tasks}).to_json()
 
-        result = RunResult.from_json(self.get_or_compute("run", spec, train))
-        if stop is not None and result.stopped_at is None:
-            self.get_or_compute("run", full, result.to_json)  # finished: the full run, unless stored already
+        if stop is None:
+            result = RunResult.from_json(self.get_or_compute("run", spec, train))
+        else:
+            result = RunResult.from_json(self._run_under(stop, full, spec, config.max_steps, train))
         if checkpoints is not None and checkpoints.exists():
             shutil.rmtree(checkpoints, ignore_errors=True)  # the stored run replaces it
         return result
+
+    def _run_under(self, stop: StopRule, full: dict, spec: dict, max_steps: int, train: Callable[[], dict]) -> dict:
+        """A run under a search's stop rule, read from where it is stored: under the rule's key if the
+        rule stopped it, under the whole run's if it finished (a stored whole run that the rule would
+        not have stopped is the answer, so nothing is stored twice). No lock: two processes that miss
+        together train the same run twice, with one result."""
+        stopped = self._stored("run", spec)
+        if stopped is not None:
+            return stopped
+        whole = self._stored("run", full)
+        if whole is not None and stop.first_stop(whole["history"], max_steps) is None:
+            return whole
+        value = train()
+        self.put("run", spec if value["stopped_at"] is not None else full, value)
+        return value
+
+    def _stored(self, kind: str, spec: Mapping) -> dict | None:
+        return self.store.get(kind, spec) if self.store is not None else self.memo.results.get(make_key(kind, spec))
 
 
 def _rebuild(profile: Profile, seed: int, store: Store | None, progress: bool, catalogue: TaskCatalogue) -> Experiment:

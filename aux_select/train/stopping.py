@@ -52,6 +52,12 @@ class StopRule:
         reference = self.reference_at(step)
         return reference is not None and best < reference[1] - self.margin_se * reference[2]
 
+    def first_stop(self, history: Sequence[dict], max_steps: int) -> int | None:
+        """The primary step at which the rule stops a run with this whole select `history` (of a
+        `max_steps` budget: never at the last step), or None if it lets the run finish."""
+        return next((h["primary_step"] for i, h in enumerate(history)
+                     if h["primary_step"] < max_steps and self.stops(history[:i + 1])), None)
+
     def key(self) -> dict:
         """What a store key holds of the rule: a run stopped under another rule is another result."""
         return {k: [list(e) for e in v] if k == "reference" else v for k, v in asdict(self).items()}
