@@ -26,6 +26,11 @@ HEADLINE_START = "<!-- headline table: start -->"
 HEADLINE_END = "<!-- headline table: end -->"
 CONTROLS_START = "<!-- control tasks table: start -->"
 CONTROLS_END = "<!-- control tasks table: end -->"
+COST_CAPTION = ("Wall minutes, process CPU seconds and optimiser steps (of every task) on this machine's two CPU "
+                "cores, as the store recorded each part when it was computed; CPU seconds are what parts computed "
+                "at different times compare on (a busy machine inflates wall time far more), and NaN marks parts "
+                "stored before CPU time was kept. The last row per primary runs every method once with every part "
+                "(an MTL run, stage 1, a set of head matrices) counted once.")
 COST_START = "<!-- cost table: start -->"
 COST_END = "<!-- cost table: end -->"
 
@@ -142,11 +147,7 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
         GAINS_CAPTION if len(written["gains"]) else "",
         figure("06_gains.png", "gains over single-task") if len(written["gains"]) else "",
         "## Cost (GradTS Table 3 layout)",
-        "Wall minutes, process CPU seconds and optimiser steps (of every task) on this machine's two CPU "
-        "cores, as the store recorded each part when it was computed; CPU seconds are what parts computed "
-        "at different times compare on (a busy machine inflates wall time far more), and NaN marks parts "
-        "stored before CPU time was kept. The last row per primary runs every method once with every part "
-        "(an MTL run, stage 1, a set of head matrices) counted once.",
+        COST_CAPTION,
         "\n".join([COST_START, markdown(written["cost"], False), COST_END]),
         "## Selections (GradTS Fig. 1)",
         markdown(written["selection"], True) if len(written["selection"]) else "(no selections yet)",
