@@ -1,12 +1,14 @@
 """Fakes shared by the unit tests: an Experiment over synthetic tasks whose MTL runs are a
 closed-form score instead of training (every call is recorded; a NaN score is a diverged run).
 Under a profile with `train.eval_every`, a run's select curve climbs linearly to its score, and a
-`StopRule` stops it as it would a real run."""
+`StopRule` stops it as it would a real run. Each run records the device and precision the profile's
+resolve to here, as a trainer's would."""
 from typing import Callable, Sequence
 
 from aux_select.experiment import context as experiment
 from aux_select.experiment.context import Experiment
 from aux_select.data.synthetic import synthetic_task
+from aux_select.runtime.devices import pick_device, resolve_precision
 from aux_select.train.run import RunResult
 
 
@@ -31,10 +33,13 @@ def fake_experiment(monkeypatch, names: Sequence[str], score: Callable[[list[str
                            if stop is not None and stop.stops(history[:i + 1])), None)
         history = [h for h in history if stopped_at is None or h["primary_step"] <= stopped_at]
         reached = history[-1]["select_score"] if stopped_at else s
+        device = pick_device(config.device if config is not None else "cpu")  # as a trainer would resolve it
+        precision = resolve_precision(config.precision, device) if config is not None else "fp32"
         report = reached - 0.1 if stopped_at is None else float("nan")
         return RunResult(failure=failure, tasks=tasks, ratio=list(ratio), select={"accuracy": reached},
                          report={"accuracy": report}, select_score=reached, report_score=report, losses=[],
-                         steps=0, best_step=0, examples_seen={}, wall_time_s=1.0, peak_memory_mb=10.0, device="cpu",
+                         steps=0, best_step=0, examples_seen={}, wall_time_s=1.0, peak_memory_mb=10.0,
+                         device=device.type, precision=precision,
                          report_predictions=[0, 1] if stopped_at is None else None,
                          report_labels=[0, 1] if stopped_at is None else None, history=history, stopped_at=stopped_at)
 

@@ -295,3 +295,35 @@ def test_a_failed_computation_leaves_no_record_and_no_lock(tmp_path):
         store.get_or_compute("run", SPEC, crash)
     assert store.get("run", SPEC) is None and not list((tmp_path / "run").iterdir())
     assert store.get_or_compute("run", SPEC, lambda: {"acc": 1}) == {"acc": 1}  # the rerun is not blocked
+
+
+def test_a_schema_3_store_moves_to_schema_4_keys_with_nothing_recomputed(tmp_path):
+    from aux_select.runtime.migrate import migrate_store
+    store = Store(tmp_path)
+    train = {"device": "auto", "precision": "auto", "lr": 1e-3}
+    old = {"tasks": ["RTE"], "train": train, "device": "cpu", "precision": "bf16"}  # resolved where keyed
+
+    def write_schema_3(kind: str, spec: dict, value: dict) -> str:
+        key = make_key(kind, spec, schema=3)
+        record = {"kind": kind, "key": key, "spec": spec, "value": value, "created": "2026-11-01T00:00:00+00:00"}
+        store.path(kind, key).parent.mkdir(parents=True, exist_ok=True)
+        store.path(kind, key).write_text(json.dumps(record))
+        return key
+
+    run_key = write_schema_3("run", old, {"select_score": 0.7})
+    matrix_key = write_schema_3("head_importance", {**old, "tasks": ["MRPC"]}, {"wall_time_s": 3.0})
+    np.save(store.path("head_importance", matrix_key, ".npy"), np.eye(2))
+    odd = store.path("run", "0123456789abcdef")
+    odd.write_text(json.dumps({"kind": "run", "key": "0123456789abcdef", "spec": {"x": 1}, "value": {}, "created": ""}))
+    (tmp_path / "SUPERSEDED").write_text(f"# made by older code\nrun/{run_key}\n")
+
+    done = migrate_store(store, progress=False)
+    new = {**old, "device": "auto", "precision": "auto"}  # what the profile asked for
+    assert store.get("run", new) == {"select_score": 0.7} and store.get("run", old) is None
+    assert json.loads(store.path("run", make_key("run", new)).read_text())["created"] == "2026-11-01T00:00:00+00:00"
+    assert np.array_equal(store.get_array("head_importance", {**new, "tasks": ["MRPC"]}), np.eye(2))
+    assert not store.path("head_importance", matrix_key, ".npy").exists()
+    assert done.unknown == ["run/0123456789abcdef"] and odd.exists()  # not guessed at
+    assert (tmp_path / "SUPERSEDED").read_text() == f"# made by older code\nrun/{make_key('run', new)}\n"
+    again = migrate_store(store, progress=False)
+    assert (again.moved, again.current) == ({}, 2)  # a second pass moves nothing

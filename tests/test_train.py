@@ -128,8 +128,10 @@ def test_bf16_autocast_trains_with_fp32_weights_and_losses(toy):
     trainer = Trainer([toy], TINY, replace(config, precision="bf16"))
     assert trainer.step("toy").dtype == torch.float32
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
-    with pytest.raises(ValueError, match="choose one of auto, fp32, bf16"):
-        TrainConfig(precision="fp16")
+    with pytest.raises(ValueError, match="choose one of auto, fp32, bf16, fp16"):
+        TrainConfig(precision="fp8")
+    with pytest.raises(ValueError, match="needs a CUDA device"):  # fp16 trains with a gradient scaler, on CUDA only
+        Trainer([toy], TINY, replace(config, precision="fp16", device="cpu"))
 
 
 def test_history_holds_a_select_standard_error(toy):

@@ -10,7 +10,8 @@ keywords (`run_method("NO-SEL", "RTE", profile="cpu", store=store)`), through `a
 context asks its data catalogue (`aux_select.data.catalogue.TaskCatalogue`: the data root, the
 profile's data settings, the split rules, your own registered tasks) for every task, and owns
 the store-key policy (`Experiment.spec`): the data's content hashes, the encoder's identity, the
-resolved device kind and the code-schema version, so a key changes exactly when the result would.
+device and precision the profile asks for and the code-schema version, so a key changes exactly
+when the result would (and not with the machine that looks it up).
 What else it keeps in memory (results without a store, fine-tuned weights, executors) is in its
 `memo`; its copies (`with_seed`, `as_experiment`) share the catalogue and the memo.
 
@@ -35,9 +36,10 @@ from aux_select.data.catalogue import TaskCatalogue, check_pool, same_data
 from aux_select.data.loading import TaskData
 from aux_select.experiment.profiles import Profile, get_profile
 from aux_select.model.encoders import encoder_identity
+from aux_select.runtime.devices import pick_device, resolve_precision
 from aux_select.runtime.executor import DaskExecutor, SerialExecutor, is_serial, make_executor
 from aux_select.runtime.store import Store, default_store, make_key, project_root
-from aux_select.train.config import pick_device, resolve_precision, result_settings
+from aux_select.train.config import result_settings
 from aux_select.train.run import RunResult, run_mtl
 from aux_select.train.schedule import canonical_ratio, check_fits, uniform_mix, validate_ratio
 from aux_select.train.stopping import StopRule
@@ -139,11 +141,6 @@ class Experiment:
 
     # ------------------------------------------------------------------ store keys
 
-    @property
-    def device_kind(self) -> str:
-        """cpu, cuda or mps: where this context trains."""
-        return pick_device(self.profile.train.device).type
-
     def task_key(self, task: TaskData, splits: Sequence[str] = SPLITS) -> dict:
         """A task's part of a store key: its name and the content hash of each split that the
         result depends on (head importance reads train only, stage 1 train and select)."""
@@ -151,16 +148,18 @@ class Experiment:
 
     @property
     def precision(self) -> str:
-        """fp32 or bf16: the profile's precision as resolved on this context's device."""
+        """fp32, bf16 or fp16: the profile's precision as this machine would resolve it (for display:
+        keys hold what the profile asks for, and each run records what its trainer resolved)."""
         return resolve_precision(self.profile.train.precision, pick_device(self.profile.train.device))
 
     def spec(self, **content) -> dict:
-        """A store key's content: `content` plus the encoder (its settings and identity), the
-        device kind and the resolved precision. (The code-schema version is added by
-        `store.make_key`.)"""
-        encoder = self.profile.encoder
+        """A store key's content: `content` plus the encoder (its settings and identity), and the device
+        and precision the profile asks for (never what they resolve to where the key is computed: a
+        driver without a GPU reads back what GPU workers trained). The code-schema version is added
+        by `store.make_key`."""
+        encoder, train = self.profile.encoder, self.profile.train
         return {**content, "encoder": asdict(encoder) | {"identity": encoder_identity(encoder)},
-                "device": self.device_kind, "precision": self.precision}
+                "device": train.device, "precision": train.precision}
 
     def get_or_compute(self, kind: str, spec: Mapping, compute: Callable[[], Mapping], *,
                        stale: Callable[[dict], bool] | None = None) -> dict:
@@ -182,7 +181,7 @@ class Experiment:
 
     def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if self.store is not None:
-            return self.store.get_or_compute_array(kind, spec, compute, device=self.device_kind)
+            return self.store.get_or_compute_array(kind, spec, compute, device=self.profile.train.device)
         return np.asarray(self.get_or_compute(kind, spec, lambda: {"array": compute()})["array"])
 
     # ------------------------------------------------------------------ MTL runs

@@ -169,7 +169,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile(
         name="paper",
         encoder=EncoderConfig(name="bert-base-cased", max_len=128),
-        train=TrainConfig(max_steps=20_000, batch_size=32, lr=5e-5, eval_every=1000),
+        # device "cuda": a driver without a GPU reads results back but never trains bert-base itself
+        # (runtime.devices.NoDevice; --allow-cpu overrides)
+        train=TrainConfig(max_steps=20_000, batch_size=32, lr=5e-5, eval_every=1000, device="cuda"),
         select_cap=5000,
         notes="the papers' settings: full data, bert-base-cased from the hub, 200 bandit rounds "
               "of 10 batches; meant for a GPU"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +32,7 @@ from aux_select.methods.registry import method_names
 from aux_select.methods.run import run_pipelines
 from aux_select.reproduce.notebooks import execute_notebook, notebooks_folder
 from aux_select.reproduce.summaries import aggregate, is_done, run_primary, summary_path
+from aux_select.runtime.devices import ALLOW_CPU
 
 
 def load_plugins(plugins: Sequence[str]) -> None:
@@ -83,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
                         help="where the work runs: serial (default), local:N (N worker processes) or a Dask "
                              "scheduler address tcp://host:8786; each (primary, seed) is one unit (--controls: "
                              "each method at each seed)")
+    parser.add_argument("--allow-cpu", action="store_true",
+                        help="train here on the CPU what a profile that names a GPU (train.device=cuda) finds "
+                             "unstored, instead of stopping (results are stored under the profile's device and "
+                             "record 'cpu'); sets AUX_SELECT_ALLOW_CPU=1")
     return parser
 
 
@@ -90,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     load_plugins(_plugin_parser().parse_known_args(argv)[0].plugin)  # before --methods is checked
     args = parser().parse_args(argv)
     profile = override(args.profile, args.settings)  # unknown settings stop here, before anything runs
+    if args.allow_cpu:
+        os.environ[ALLOW_CPU] = "1"  # read where a run resolves its device, here and in local workers
     out_dir, figures_dir, store = output_dirs(profile, args.out_dir, args.figures_dir, args.store_dir)
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
     notebooks = notebooks_folder(args.notebooks) if args.notebooks is not None else None  # fails before training

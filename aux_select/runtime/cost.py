@@ -1,7 +1,7 @@
 """What a result cost to compute: wall and process CPU seconds (`Clock`), peak memory while a block
 runs (`PeakMemory`) and the batches trained. MTL runs, stage 1 and stored arrays (head-importance
 matrices) record them, so a method's cost can be added up from the store whether its parts were
-computed now or long ago. CPU seconds count every thread of the process: a busy machine inflates
+computed now or long ago. Memory is the host's (the process's resident set), on a GPU too. CPU seconds count every thread of the process: a busy machine inflates
 them far less than it inflates wall time, so they are what costs measured at different times compare on."""
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import torch
+
+from aux_select.runtime.devices import pick_device
 
 
 @dataclass
@@ -65,13 +67,15 @@ def peak(values) -> float:
 
 
 class PeakMemory:
-    """Peak memory while a block runs: on CUDA the allocator's peak; on CPU the process's
-    resident set, sampled every `interval` seconds from /proc (the process-wide ru_maxrss cannot
-    be reset, so in a long-lived kernel it would report the largest run so far; it is the
-    fallback where /proc is missing)."""
+    """Peak memory while a block runs: the process's resident set (host memory), sampled every
+    `interval` seconds from /proc (the process-wide ru_maxrss cannot be reset, so in a long-lived
+    kernel it would report the largest run so far; it is the fallback where /proc is missing); on
+    CUDA also the allocator's peak (`device_peak_mb`). `device` is a torch device or a profile's
+    name for one ("auto", "cuda": `devices.pick_device`, which refuses a GPU this machine lacks)."""
 
     def __init__(self, device: str | torch.device = "cpu", interval: float = 0.05):
-        self.device, self.interval, self.peak_mb = torch.device(device), interval, 0.0
+        self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
+        self.interval, self.peak_mb, self.device_peak_mb = interval, 0.0, math.nan
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -90,15 +94,13 @@ class PeakMemory:
     def __enter__(self) -> "PeakMemory":
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        else:
-            self.peak_mb = self._rss_mb()
-            self._thread.start()
+        self.peak_mb = self._rss_mb()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb())
         if self.device.type == "cuda":
-            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
-        else:
-            self._done.set()
-            self._thread.join()
-            self.peak_mb = max(self.peak_mb, self._rss_mb())
+            self.device_peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20

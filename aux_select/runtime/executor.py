@@ -1,7 +1,7 @@
 """Where independent units of work run: here, one after another, or on Dask workers.
 
     Experiment("cpu", store=store)                              # "serial": today's behaviour
-    Experiment("cpu", store=store, executor="local:2")          # a LocalCluster: 2 single-threaded processes
+    Experiment("cpu", store=store, executor="local:2")          # 2 local single-threaded processes (a GPU each, if there are several)
     Experiment("cpu", store=store, executor=client)             # a dask.distributed Client (a SLURMCluster's)
     Experiment("cpu", store=store, executor="tcp://head:8786")  # a running scheduler
 
@@ -19,6 +19,7 @@ what is not stored yet. Dask is imported here only, and only for a Dask executor
 """
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 @dataclass(frozen=True)
 class LocalSettings:
-    """A LocalCluster for "local:N"."""
+    """The local cluster of "local:N"."""
     threads: int = 1                  # torch and OpenMP threads per worker process
     worker_saturation: float = 1.0    # units handed to a busy worker ahead of time, per thread: 1
                                       # keeps long units on the scheduler for whichever worker frees first
@@ -74,13 +75,18 @@ class DaskExecutor:
 
     @classmethod
     def local(cls, n_workers: int, settings: LocalSettings = LocalSettings()) -> "DaskExecutor":
-        """A LocalCluster of `n_workers` processes of one Dask thread and `settings.threads` torch threads."""
+        """A local cluster of `n_workers` processes of one Dask thread and `settings.threads` torch
+        threads, each seeing one GPU of this machine's (in turn) if it has several (`worker_env`)."""
         import dask
-        from distributed import Client, LocalCluster
-        env = {name: str(settings.threads) for name in THREAD_VARIABLES}
+        from distributed import Client, Nanny, Scheduler, SpecCluster
+        gpus = torch.cuda.device_count()
+        local = {"host": "127.0.0.1"}
+        workers = {i: {"cls": Nanny, "options": local | {"nthreads": 1, "env": worker_env(i, settings.threads, gpus),
+                                                         "memory_limit": settings.memory_limit}}
+                   for i in range(n_workers)}
+        scheduler = {"cls": Scheduler, "options": local | {"dashboard_address": None}}
         with dask.config.set({"distributed.scheduler.worker-saturation": settings.worker_saturation}):
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, env=env,
-                                   memory_limit=settings.memory_limit, dashboard_address=None)
+            cluster = SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.WARNING)
         return cls(Client(cluster), cluster)
 
     def map(self, unit: Unit, exp: Context, items: Sequence, on_result=None) -> list:
@@ -114,6 +120,13 @@ class DaskExecutor:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def worker_env(index: int, threads: int, gpus: int) -> dict[str, str]:
+    """The environment of local worker `index`: its torch and OpenMP threads and, on a machine with
+    several GPUs, one of them (CUDA_VISIBLE_DEVICES, round robin), so "cuda" on each worker is its own card."""
+    env = {name: str(threads) for name in THREAD_VARIABLES}
+    return env | {"CUDA_VISIBLE_DEVICES": str(index % gpus)} if gpus > 1 else env
 
 
 def run_unit(unit: Unit, exp: Context, item: Any) -> Any:

@@ -29,7 +29,9 @@ from aux_select.runtime.locks import KeyLock, LockConfig
 
 # the code-schema version: bump when a stored format or the meaning of a result changes; it is
 # part of every key, so results of older code are never read back
-SCHEMA_VERSION = 3  # 3: the budget is the primary's steps, auxiliary batches on top; precision in keys
+SCHEMA_VERSION = 4  # 3: the budget is the primary's steps, auxiliary batches on top; precision in keys.
+                    # 4: keys hold the device and precision the profile asks for, not what they
+                    # resolved to where the key was computed (`runtime.migrate` brings 3 up to 4)
 
 
 def jsonable(obj: Any, where: str = "spec") -> Any:
@@ -103,14 +105,15 @@ def content_hash(ds: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_key(kind: str, spec: Mapping[str, Any]) -> str:
-    """sha256 (first 16 hex chars) of canonical JSON of {"kind", "schema", "spec"}.
+def make_key(kind: str, spec: Mapping[str, Any], schema: int = SCHEMA_VERSION) -> str:
+    """sha256 (first 16 hex chars) of canonical JSON of {"kind", "schema", "spec"} (`schema`: this
+    code's, or an older one's for `runtime.migrate`).
 
     Dataclasses (via dataclasses.asdict), tuples, Paths and numpy scalars/arrays are
     normalised, and dict order is irrelevant, so equal specs give equal keys. Anything
     not JSON-able raises TypeError naming it.
     """
-    payload = {"kind": kind, "schema": SCHEMA_VERSION, "spec": jsonable(spec)}
+    payload = {"kind": kind, "schema": schema, "spec": jsonable(spec)}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -167,8 +170,9 @@ class Store:
         record = _read_json(self.path(kind, make_key(kind, spec)))
         return None if record is None else record["value"]
 
-    def put(self, kind: str, spec: Mapping, value: Mapping) -> Path:
-        """Atomically store {"kind","key","spec","value","created"}; returns the file path.
+    def put(self, kind: str, spec: Mapping, value: Mapping, created: str | None = None) -> Path:
+        """Atomically store {"kind","key","spec","value","created"} (`created`: now, unless a record
+        moved to a new key keeps its own); returns the file path.
 
         `value` must be JSON-able (numpy scalars/arrays and tuples are converted). NaN and
         inf are allowed (Python's json default allow_nan=True) so a diverged run can
@@ -177,7 +181,7 @@ class Store:
         key = make_key(kind, spec)
         record = {"kind": kind, "key": key, "spec": jsonable(spec),
                   "value": jsonable(value, "value"),
-                  "created": datetime.now(timezone.utc).isoformat()}
+                  "created": created or datetime.now(timezone.utc).isoformat()}
         text = json.dumps(record, indent=1, sort_keys=True)
         return _atomic_write(self.path(kind, key), lambda f: f.write(text.encode("utf-8")))
 
@@ -219,9 +223,9 @@ class Store:
 
     def get_or_compute_array(self, kind: str, spec: Mapping, compute: Callable[[], np.ndarray],
                              device: str = "cpu") -> np.ndarray:
-        """The stored array for (kind, spec); on a miss, call compute() (which runs on `device`:
-        its peak memory is measured there), store and return it, with what computing it cost
-        beside it (see `cost`)."""
+        """The stored array for (kind, spec); on a miss, call compute() (which runs on `device`, a
+        profile's name for it: its peak memory is measured there), store and return it, with what
+        computing it cost beside it (see `cost`)."""
         array = self.get_array(kind, spec)
         if array is None:
             with self.lock(kind, make_key(kind, spec)):
@@ -233,7 +237,8 @@ class Store:
                     wall_s, cpu_s = start.since()
                     # the cost record first: an .npy present always has its cost beside it
                     self.put(kind, spec, {"wall_time_s": wall_s, "cpu_time_s": cpu_s,
-                                          "peak_memory_mb": memory.peak_mb, "shape": list(array.shape)})
+                                          "peak_memory_mb": memory.peak_mb, "device_memory_mb": memory.device_peak_mb,
+                                          "device": str(memory.device), "shape": list(array.shape)})
                     self.put_array(kind, spec, array)
         return array
 

@@ -1,10 +1,10 @@
-"""A run's training settings (`TrainConfig`), the device and precision they resolve to, and the
-part of them that goes into a store key."""
+"""A run's training settings (`TrainConfig`) and the part of them that goes into a store key (the
+device and precision they resolve to on a machine: `aux_select.runtime.devices`)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
+from aux_select.runtime.devices import check_precision
 
 RUN_BUDGET = ("max_steps", "max_total_factor", "eval_every", "patience")
 # how a run is kept while it trains, and the largest mix it may train (a run over K is refused,
@@ -25,34 +25,6 @@ def settings_without_budget(config: TrainConfig) -> dict:
     return {k: v for k, v in result_settings(config).items() if k not in RUN_BUDGET}
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """cuda, then mps, then cpu, unless a device is named."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"fp32" or "bf16"; "auto" is bf16 where the device does it natively (CUDA with bf16, a
-    CPU whose oneDNN reports bf16 support, e.g. AVX-512 bf16 or AMX), else fp32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    return "fp32"
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     max_steps: int = 1000          # the primary's optimiser steps; auxiliary batches come on top
@@ -70,13 +42,15 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int | None = None  # primary steps between select evaluations; None: only at the end
     patience: int | None = None    # early stopping after this many evaluations without gain
-    precision: str = "auto"        # "fp32", "bf16" (autocast; fp32 weights and losses) or "auto"
-                                   # (bf16 where the device supports it: `resolve_precision`)
+    precision: str = "auto"        # "fp32", "bf16" (autocast; fp32 weights and losses), "fp16" (autocast
+                                   # and a gradient scaler; CUDA only) or "auto" (native bf16, else fp16
+                                   # on CUDA, else fp32: `runtime.devices.resolve_precision`)
     seed: int = 0
-    device: str = "auto"
+    device: str = "auto"           # "auto" (cuda, mps, cpu), or one named ("cuda"): a named GPU that is
+                                   # missing stops the run (`runtime.devices.pick_device`)
     checkpoint_every: int | None = None  # steps (of all tasks) between checkpoints of an MTL run, so a
                                    # killed run resumes from its last one; None: off. In no store
                                    # key (`NOT_IN_KEYS`): it changes no result
 
     def __post_init__(self):
-        resolve_precision(self.precision, torch.device("cpu"))  # an unknown precision stops here
+        check_precision(self.precision)  # an unknown precision stops here

@@ -30,7 +30,7 @@ from aux_select.model.encoders import EncoderConfig
 from aux_select.runtime.cost import Clock, PeakMemory
 from aux_select.runtime.store import JsonResult
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
-from aux_select.train.config import TrainConfig, pick_device, result_settings
+from aux_select.train.config import TrainConfig, result_settings
 from aux_select.train.metrics import bootstrap_se, task_metrics
 from aux_select.train.schedule import canonical_ratio, check_fits, mixing_schedule, run_length, validate_ratio
 from aux_select.train.stopping import StopRule
@@ -50,20 +50,21 @@ class RunResult(JsonResult):
     best_step: int                   # step whose weights were scored
     examples_seen: dict[str, int]
     wall_time_s: float
-    peak_memory_mb: float            # cuda: peak allocated; cpu: peak RSS of the process during the run
-    device: str
+    peak_memory_mb: float            # peak RSS of the process during the run (host memory, on a GPU too)
+    device: str                      # where it trained, as the trainer resolved the profile's device
     failure: str | None = None       # why the run failed (e.g. NaN loss); scores are then NaN
     history: list[dict] = field(default_factory=list)  # select evaluations during training
     report_predictions: list | None = None  # the primary's prediction per report row, for paired
     report_labels: list | None = None       # bootstraps across methods (None in runs stored before)
     primary_steps: int | None = None        # the primary's own batches among `steps`
-    precision: str = "fp32"                 # as resolved on the device ("bf16": autocast)
+    precision: str = "fp32"                 # as the trainer resolved it ("bf16", "fp16": autocast)
     report_text_dropped: dict | None = None  # task -> its train rows dropped for sharing a sentence with
                                              # the primary's report split (Experiment.run; None: not asked)
     cpu_time_s: float | None = None          # process CPU seconds (all threads; a busy machine inflates
                                              # them less than wall time); None in runs stored before
     stopped_at: int | None = None            # the primary step where a search's `StopRule` stopped it:
                                              # select holds what it reached, report is NaN (never scored)
+    device_memory_mb: float | None = None    # CUDA: the allocator's peak; None on CPU and in runs stored before
 
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
@@ -96,11 +97,13 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
     if stop is not None and not config.eval_every:
         raise ValueError("a StopRule reads select evaluations during training: set train.eval_every")
     start = Clock()
-    with PeakMemory(pick_device(config.device)) as memory:
+    with PeakMemory(config.device) as memory:
         result, earlier = _train_and_score(tasks, ratio, encoder, config, progress,
                                            Path(checkpoint_dir) if checkpoint_dir is not None else None, start, stop)
     wall_s, cpu_s = start.since(earlier)
-    return RunResult(**result, wall_time_s=wall_s, cpu_time_s=cpu_s, peak_memory_mb=memory.peak_mb)
+    device_mb = None if math.isnan(memory.device_peak_mb) else memory.device_peak_mb
+    return RunResult(**result, wall_time_s=wall_s, cpu_time_s=cpu_s, peak_memory_mb=memory.peak_mb,
+                     device_memory_mb=device_mb)
 
 
 @dataclass

@@ -18,21 +18,23 @@ from aux_select.data.loading import TaskData
 from aux_select.data.registry import IGNORE, REGRESSION, TAGGING
 from aux_select.model.encoders import EncoderConfig, load_tokenizer
 from aux_select.model.heads import build_model
-from aux_select.train.config import TrainConfig, pick_device, resolve_precision
+from aux_select.runtime.devices import pick_device, resolve_precision
+from aux_select.train.config import TrainConfig
 from aux_select.train.metrics import as_rows, task_metrics
 
 
 class Trainer:
     """A shared model over `tasks`, one AdamW with warm-up/decay over `total_steps`, and an
     endless seeded batch stream per task. Drives `run_mtl` and the bandit's rounds alike.
-    Under bf16 precision every forward pass runs in `torch.autocast`; weights, optimiser state
-    and losses stay fp32."""
+    Under bf16 or fp16 precision every forward pass runs in `torch.autocast`; weights, optimiser
+    state and losses stay fp32, and fp16's gradients go through a `GradScaler` (CUDA only)."""
 
     def __init__(self, tasks: Sequence[TaskData], encoder: EncoderConfig, config: TrainConfig,
                  total_steps: int | None = None):
         self.config, self.encoder_config = config, encoder
         self.device = pick_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")  # fp16 gradients underflow unscaled
         self.tasks = {t.name: t for t in tasks}
         self.tokenizer = load_tokenizer(encoder)
         self._encoded: dict[tuple[str, str], object] = {}
@@ -55,8 +57,9 @@ class Trainer:
         torch.manual_seed(config.seed)  # dropout draws
 
     def autocast(self):
-        """The forward passes' precision context: bf16 autocast, or a no-op under fp32."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        """The forward passes' precision context: bf16 or fp16 autocast, or a no-op under fp32."""
+        dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.precision != "fp32")
 
     def encoded(self, task: str, split: str):
         if (task, split) not in self._encoded:
@@ -84,9 +87,11 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         with self.autocast():
             loss, _ = self.model(task, **batch)
-        loss.backward()
+        self.scaler.scale(loss).backward()  # a no-op scale unless fp16
+        self.scaler.unscale_(self.optimizer)  # clip the true gradients
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # skipped (and the scale lowered) if fp16 overflowed
+        self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.examples_seen[task] += len(batch["labels"])
@@ -146,7 +151,8 @@ class Trainer:
             rng |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
         save_file(rng, path / "rng.safetensors")
         meta = {"param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict(),
-                "batches_drawn": self.batches_drawn, "examples_seen": self.examples_seen}
+                "batches_drawn": self.batches_drawn, "examples_seen": self.examples_seen,
+                "scaler": self.scaler.state_dict()}
         (path / "trainer.json").write_text(json.dumps(meta))
 
     def restore(self, path: str | os.PathLike) -> None:
@@ -162,6 +168,8 @@ class Trainer:
         groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
         self.scheduler.load_state_dict(meta["scheduler"])
+        if meta.get("scaler"):
+            self.scaler.load_state_dict(meta["scaler"])
         self.examples_seen = dict(meta["examples_seen"])
         # streams are seeded per (seed, task, epoch): re-create them and discard what was drawn
         self._streams, self.batches_drawn = {}, {name: 0 for name in self.tasks}

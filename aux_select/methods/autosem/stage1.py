@@ -28,7 +28,7 @@ from aux_select.model.encoders import EncoderConfig
 from aux_select.runtime.cost import Clock, PeakMemory
 from aux_select.runtime.store import JsonResult, jsonable, make_key
 from aux_select.train.checkpoints import load_checkpoint, save_checkpoint
-from aux_select.train.config import TrainConfig, pick_device, settings_without_budget
+from aux_select.train.config import TrainConfig, settings_without_budget
 from aux_select.train.trainer import Trainer
 
 
@@ -99,7 +99,7 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
                         {"settings": settings, "tasks": names, "encoder": asdict(encoder),
                          "train": settings_without_budget(config)})
     start = Clock()
-    with PeakMemory(pick_device(config.device)) as memory:
+    with PeakMemory(config.device) as memory:
         trainer = Trainer(tasks, encoder, config, total_steps=bandit.rounds * bandit.batches_per_round)
         resumed = load_checkpoint(Path(checkpoint_dir), identity, trainer.device, prefix="round") \
             if checkpoint_dir is not None else None

@@ -30,6 +30,7 @@ and GradTS-fg's instance matrices come from one fine-tuning, whichever is asked 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, replace
 from typing import Iterator, Sequence
@@ -102,7 +103,8 @@ def example_gradients(trainer: Trainer, task: str, indices: Sequence[int], batch
                            desc=f"gate gradients {task}", disable=not progress):
         batch = {k: v.to(trainer.device) for k, v in batch.items()}
         tokens = batch["attention_mask"].sum(1).to(torch.float64)  # (B,) real tokens, no padding
-        with trainer.autocast():
+        # fp16's per-example gate gradients would underflow without a scaler: that pass runs in fp32
+        with trainer.autocast() if trainer.precision != "fp16" else contextlib.nullcontext():
             g = gate_grads(trainer.model, task, batch).abs().to(torch.float64)  # (B, L, H)
         yield pos, g.cpu().numpy(), tokens.cpu().numpy()
 
