@@ -90,13 +90,13 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tasks, full, tmp_
 
     monkeypatch.setattr(Trainer, "step", step)
     with pytest.raises(KeyboardInterrupt):  # in round 6: rounds 1-5 done, the checkpoint is after 4
-        thompson_stage1(tasks, checkpoint_dir=tmp_path, checkpoint_every=2, **STAGE1)
+        thompson_stage1(tasks, checkpoint_dir=tmp_path, **bandit(checkpoint_every=2))
     assert [p.name for p in tmp_path.iterdir()] == ["round-00000004"]
     assert {p.suffix for p in (tmp_path / "round-00000004").iterdir()} == {".safetensors", ".json"}  # no pickles
 
     steps.clear()
     stop_after[0] = None
-    resumed = thompson_stage1(tasks, checkpoint_dir=tmp_path, checkpoint_every=2, **STAGE1)
+    resumed = thompson_stage1(tasks, checkpoint_dir=tmp_path, **bandit(checkpoint_every=2))
     assert len(steps) == 2 * 2  # only rounds 5 and 6 are trained again
     assert resumed.trajectory == full.trajectory and resumed.initial_score == full.initial_score
     assert (resumed.alpha, resumed.beta, resumed.pulls, resumed.selected) == (full.alpha, full.beta, full.pulls, full.selected)

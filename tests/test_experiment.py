@@ -194,3 +194,15 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_budget_in_epochs_follows_the_primarys_train_rows(fixture_data_dir):
+    profile = override("smoke", ["epochs=2.5", "evals_per_epoch=2"])
+    exp = Experiment(profile, data_dir=fixture_data_dir, progress=False)
+    rows = len(exp.training_tasks(["RTE"])[0][0].train)
+    per_epoch = -(-rows // profile.train.batch_size)
+    config = exp.train_config("RTE")
+    assert (config.max_steps, config.eval_every) == (-(-5 * per_epoch // 2), -(-per_epoch // 2))
+    with pytest.raises(ValueError, match="counts a run's budget in epochs"):
+        profile.train_config("RTE", 0)
+    assert Experiment("smoke", data_dir=fixture_data_dir).train_config("RTE").max_steps == 12  # steps, as before

@@ -1,5 +1,6 @@
 """Dask executors: a LocalCluster of two single-threaded worker processes gives the serial run's
 results, computes a key two workers need once, and survives a worker killed mid-run."""
+import json
 import os
 import sys
 import time
@@ -60,6 +61,23 @@ def test_every_method_on_two_workers_gives_the_serial_results(local2, fixture_da
     assert len(got.results) == 2 * len(method_names()) and {r.seed for r in got.results} == {0, 1}
     assert all(np.array_equal(matrices[n], gradts.importance_matrices(names, serial)[n]) for n in names)
     assert not list(parallel.store.root.rglob("*.lock")) and not (parallel.store.root / "run_checkpoints").exists()
+
+
+def test_autosems_search_runs_on_the_driver_and_sends_each_point_as_a_unit(local2, fixture_data_dir, tmp_path,
+                                                                             monkeypatch):
+    serial, parallel = contexts(tmp_path, fixture_data_dir, local2)
+    sent, real_map = [], DaskExecutor.map
+
+    def recording_map(self, unit, exp, items, on_result=None):
+        sent.extend((unit.__name__, item) for item in items)
+        return real_map(self, unit, exp, items, on_result)
+
+    monkeypatch.setattr(DaskExecutor, "map", recording_map)
+    got = run_methods("RTE", ["AutoSeM"], [0], POOL, parallel)
+    assert [outcome(r) for r in got.results] == [outcome(r) for r in run_methods("RTE", ["AutoSeM"], [0], POOL, serial).results]
+    units = [name for name, _ in sent]
+    assert units.count("_stage1_unit") == 1 and units.count("_trial_unit") == SMOKE.gp.calls  # a unit per point
+    assert not any(name == "call" and item[2][2] == "AutoSeM" for name, item in sent)  # never the whole search
 
 
 def test_a_batched_gp_search_on_two_workers_gives_its_serial_result(local2, fixture_data_dir, tmp_path):
@@ -136,23 +154,17 @@ def test_a_dask_executor_needs_a_store(local2):
     assert make_executor(local2) is local2 and isinstance(make_executor(local2.client), DaskExecutor)
 
 
-def test_reproduce_runs_the_pipelines_on_the_executor_then_reads_them_back(local2, fixture_data_dir, tmp_path,
-                                                                            monkeypatch):
+def test_reproduce_fans_each_primary_out_on_the_executor_then_reads_it_back(fixture_data_dir, tmp_path, monkeypatch):
     from aux_select.experiment import context as experiment
-    from aux_select.methods.run import run_pipelines
     from aux_select.reproduce import cli
-    store, methods = Store(tmp_path / "store"), ["Single-Task", "NO-SEL"]
-    run_pipelines(local2, ["WNLI"], [0, 1], methods, SMOKE, fixture_data_dir, store)  # one unit per seed
-    monkeypatch.setattr(experiment, "run_mtl", lambda *a, **k: pytest.fail("a stored run was trained again"))
-    exp = Experiment(SMOKE, data_dir=fixture_data_dir, store=store, progress=False)
-    assert len(run_methods("WNLI", methods, [0, 1], None, exp).results) == 4  # what reproduce then reads back
-
-    calls, summaries = [], []
-    monkeypatch.setattr(cli, "run_pipelines", lambda *args: calls.append(args))
-    monkeypatch.setattr(cli, "run_primary", lambda primary, **kwargs: summaries.append((primary, kwargs["executor"])))
+    methods = ["Single-Task", "NO-SEL"]
     monkeypatch.setattr(cli, "aggregate", lambda *args, **kwargs: {})
-    cli.main(["--primaries", "WNLI", "RTE", "--seeds", "0", "1", "--profile", "smoke", "--executor", "local:2",
-              "--out-dir", str(tmp_path / "out"), "--store-dir", str(tmp_path / "store")])
-    (executor, primaries, seeds, *_), = calls
-    assert (executor, primaries, seeds) == ("local:2", ["WNLI", "RTE"], [0, 1])
-    assert summaries == [("WNLI", "serial"), ("RTE", "serial")]  # each summary read back here, nothing run twice
+    cli.main(["--primaries", "WNLI", "--seeds", "0", "1", "--profile", "smoke", "--executor", "local:2",
+              "--methods", *methods, "--set", *SMOKE.overrides, "--data-dir", str(fixture_data_dir),
+              "--out-dir", str(tmp_path / "out"), "--figures-dir", str(tmp_path / "figures"),
+              "--store-dir", str(tmp_path / "store")])
+    monkeypatch.setattr(experiment, "run_mtl", lambda *a, **k: pytest.fail("a stored run was trained again"))
+    exp = Experiment(SMOKE, data_dir=fixture_data_dir, store=Store(tmp_path / "store"), progress=False)
+    again = run_methods("WNLI", methods, [0, 1], None, exp)
+    written = json.loads(next((tmp_path / "out").glob("compare_WNLI.json")).read_text())
+    assert [r["select_score"] for r in written["results"]] == [r.select_score for r in again.results]

@@ -39,7 +39,7 @@ from aux_select.model.encoders import encoder_identity
 from aux_select.runtime.devices import pick_device, resolve_precision
 from aux_select.runtime.executor import DaskExecutor, SerialExecutor, is_serial, make_executor
 from aux_select.runtime.store import Store, default_store, make_key, project_root
-from aux_select.train.config import result_settings
+from aux_select.train.config import TrainConfig, result_settings
 from aux_select.train.run import RunResult, run_mtl
 from aux_select.train.schedule import canonical_ratio, check_fits, uniform_mix, validate_ratio
 from aux_select.train.stopping import StopRule
@@ -186,6 +186,12 @@ class Experiment:
 
     # ------------------------------------------------------------------ MTL runs
 
+    def train_config(self, primary: str) -> TrainConfig:
+        """The training settings of a run whose primary is `primary` at this context's seed
+        (`Profile.train_config`; a budget in epochs counts the train rows a run of it trains on)."""
+        rows = len(self.training_tasks([primary])[0][0].train) if self.profile.epochs is not None else None
+        return self.profile.train_config(primary, self.seed, rows)
+
     def uniform_mix(self, n_tasks: int) -> list[int]:
         """The uniform mix of a primary and `n_tasks - 1` auxiliaries that fits this profile's K
         (`train.schedule.uniform_mix`): what NO-SEL and every selection's final run train."""
@@ -210,7 +216,7 @@ class Experiment:
         kept = [(t, r) for t, r in zip(cleaned, ratio) if r > 0]
         kept = kept[:1] + sorted(kept[1:], key=lambda p: p[0].name)  # one mix, one run: auxiliaries by name
         tasks, ratio = [t for t, _ in kept], canonical_ratio([r for _, r in kept])
-        config = self.profile.train_config(tasks[0].name, self.seed)
+        config = self.train_config(tasks[0].name)
         check_fits(ratio, config.max_total_factor)  # before the store: a stored run of a larger K is not this profile's
         full = self.spec(tasks=[self.task_key(t) for t in tasks], ratio=ratio, train=result_settings(config))
         spec = full if stop is None else {**full, "stop": stop.key()}

@@ -105,7 +105,7 @@ def autosem_p1(exp: Experiment, primary: str, candidates: list[str]) -> MethodRe
                          ranking=stage1.ranking)
 
 
-@register_method("AutoSeM", after=["AutoSeM-p1"], mixed_pools=True, claimed_rank=3)
+@register_method("AutoSeM", after=["AutoSeM-p1"], mixed_pools=True, claimed_rank=3, drives=True)
 def autosem(exp: Experiment, primary: str, candidates: list[str]) -> MethodResult:
     """Stage 1 picks the tasks, stage 2 their ratio; the final model is the best stage-2 trial,
     whose run was already scored on report, so nothing is retrained."""

@@ -9,6 +9,7 @@ store's locks see to that when two units need one result, like stage 1 of AutoSe
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from aux_select.experiment.context import Experiment
@@ -27,9 +28,17 @@ def method(primary: str, candidates: Sequence[str], name: str, *, exp: Experimen
     get_method(name)(exp, primary, list(candidates))
 
 
-def waves(exp: Experiment, jobs: Sequence[Job]) -> None:
-    """Run `jobs` on the executor, each once (the first of equal jobs), in the order given."""
-    exp.map(call, list(dict.fromkeys(jobs)))
+def waves(exp: Experiment, jobs: Sequence[Job], driven: Sequence[Job] = ()) -> None:
+    """Run `jobs` on the executor, each once (the first of equal jobs), and each `driven` job here,
+    in a thread of its own, beside them: its search sends its own runs to the workers (`MethodInfo.drives`)."""
+    if not driven:
+        exp.map(call, list(dict.fromkeys(jobs)))
+        return
+    with ThreadPoolExecutor(max_workers=1 + len(driven)) as threads:
+        done = [threads.submit(exp.map, call, list(dict.fromkeys(jobs)))]
+        done += [threads.submit(call, exp, job) for job in dict.fromkeys(driven)]
+        for future in done:
+            future.result()
 
 
 def method_waves(methods: Sequence[str]) -> list[list[MethodInfo]]:
@@ -50,10 +59,14 @@ def prefetch_methods(exp: Experiment, primary: str, methods: Sequence[str], seed
     """Store the work of every method at every seed (`run_methods`), in waves: (1) the shared
     work the methods declare, one unit per piece (the single-task run; one head-importance matrix
     per task of the pool); (2) every method that reads no other one's work, one unit per method
-    and seed; (3, ...) the methods that do (AutoSeM after AutoSeM-p1, GradTS-fg after GradTS-trial)."""
+    and seed; (3, ...) the methods that do (AutoSeM after AutoSeM-p1, GradTS-fg after GradTS-trial).
+    A method that `drives` its search (AutoSeM) runs here instead, one thread per seed, each of its
+    runs a unit on the workers."""
     candidates = tuple(candidates)
     shared = dict.fromkeys(s for m in methods for s in method_info(m).shares)
     waves(exp, [(seed, function, args) for seed in seeds for name in shared
                 for function, args in SHARED[name].units(primary, candidates)])
+    exp.tasks([primary, *candidates])  # loaded once here, before threads of driven searches read them
     for wave in method_waves(methods):
-        waves(exp, [(seed, method, (primary, candidates, info.name)) for seed in seeds for info in wave])
+        jobs = [(seed, method, (primary, candidates, info.name)) for seed in seeds for info in wave]
+        waves(exp, [j for j in jobs if not method_info(j[2][2]).drives], [j for j in jobs if method_info(j[2][2]).drives])

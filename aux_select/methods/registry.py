@@ -74,6 +74,9 @@ class MethodInfo:
     mixed_pools: bool = False       # compared on the larger pools of GradTS Tables 4 and 5
     baseline: bool = False          # the method every gain is measured against (Single-Task)
     claimed_rank: int | None = None  # its place in the papers' claimed order, 1 = best (GradTS Tables 2, 4)
+    drives: bool = False            # its search runs on the driver and sends each run to the workers as a
+                                    # unit of its own (AutoSeM's GP points): a worker killed mid-search
+                                    # loses one point's minutes, never the search (`fanout`)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ SHARED: dict[str, SharedWork] = {}
 
 
 def register_method(name: str, *, shares: Sequence[str] = (), after: Sequence[str] = (), mixed_pools: bool = False,
-                    baseline: bool = False, claimed_rank: int | None = None) -> Callable[[Method], Method]:
+                    baseline: bool = False, claimed_rank: int | None = None,
+                    drives: bool = False) -> Callable[[Method], Method]:
     """Register `fn(exp, primary, candidates) -> MethodResult` under `name` (the papers' order
     is registration order); the keywords are `MethodInfo`'s."""
     def add(fn: Method) -> Method:
@@ -100,7 +104,7 @@ def register_method(name: str, *, shares: Sequence[str] = (), after: Sequence[st
         unknown = [s for s in shares if s not in SHARED]
         if unknown:
             raise ValueError(f"{name}: unknown shared work {unknown}; choose from {', '.join(SHARED)}")
-        REGISTRY[name] = MethodInfo(name, fn, tuple(shares), tuple(after), mixed_pools, baseline, claimed_rank)
+        REGISTRY[name] = MethodInfo(name, fn, tuple(shares), tuple(after), mixed_pools, baseline, claimed_rank, drives)
         return fn
     return add
 

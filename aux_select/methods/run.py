@@ -15,16 +15,15 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from tqdm.auto import tqdm
 
 from aux_select.experiment.context import Experiment, as_experiment, warn_without_store
-from aux_select.experiment.profiles import Profile
 from aux_select.methods.fanout import prefetch_methods
 from aux_select.methods.registry import SHARED, MethodResult, check_methods, get_method, method_names
 from aux_select.runtime.cost import Part
-from aux_select.runtime.store import SCHEMA_VERSION, JsonResult, Store
+from aux_select.runtime.store import SCHEMA_VERSION, JsonResult
 
 # what two comparisons must share to be one summary (profile label with its overrides, the code
 # schema, the candidate pool)
@@ -113,24 +112,3 @@ def run_methods(primary: str, methods: Sequence[str] | None = None, seeds: Seque
         shared[seed] = shared_work(primary, candidates, exp.with_seed(seed))
     return Comparison(primary, results, shared, {"profile": exp.profile.label, "schema": SCHEMA_VERSION,
                                                  "candidates": candidates, "methods": methods, "seeds": list(seeds)})
-
-
-def pipeline(exp: Experiment, item: tuple) -> None:
-    """One (primary, seed) pipeline as a unit: every method, as notebook 06 runs them."""
-    primary, seed, methods = item
-    run_methods(primary, list(methods), [seed], None, exp)
-
-
-def run_pipelines(executor: Any, primaries: Sequence[str], seeds: Sequence[int], methods: Sequence[str],
-                  profile: Profile, data_dir: str | None, store: Store) -> None:
-    """Every (primary, seed) pipeline on the executor (`reproduce --executor`), into `store`;
-    a "local:N" or address executor made here is closed at the end."""
-    from aux_select.runtime.executor import make_executor
-    made = make_executor(executor)
-    try:
-        data_dir = str(Path(data_dir).resolve()) if data_dir is not None else None  # the workers' cwd may differ
-        exp = Experiment(profile, data_dir=data_dir, store=Store(Path(store.root).resolve()), executor=made)
-        exp.map(pipeline, [(p, s, tuple(methods)) for p in primaries for s in seeds])
-    finally:
-        if made is not executor:
-            made.close()

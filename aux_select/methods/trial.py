@@ -54,7 +54,7 @@ class Trial:
 def stop_rule(exp: Experiment, reference: RunResult) -> StopRule | None:
     """The profile's multi-fidelity rule (`profile.search_stop`) for a search's run against its best
     finished run `reference`; None where the profile trains every run whole (or scores none during training)."""
-    stop, config = exp.profile.search_stop, exp.profile.train_config(reference.tasks[0], exp.seed)
+    stop, config = exp.profile.search_stop, exp.train_config(reference.tasks[0])
     if not stop.enabled or not config.eval_every:
         return None
     return StopRule.against(reference.history, stop.margin_se, math.ceil(stop.min_fraction * config.max_steps))

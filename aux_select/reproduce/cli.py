@@ -29,10 +29,11 @@ from tqdm.auto import tqdm
 from aux_select.experiment.context import output_dirs
 from aux_select.experiment.profiles import override
 from aux_select.methods.registry import method_names
-from aux_select.methods.run import run_pipelines
 from aux_select.reproduce.notebooks import execute_notebook, notebooks_folder
 from aux_select.reproduce.summaries import aggregate, is_done, run_primary, summary_path
 from aux_select.runtime.devices import ALLOW_CPU
+from aux_select.runtime.executor import make_executor
+from aux_select.runtime.store import Store
 
 
 def load_plugins(plugins: Sequence[str]) -> None:
@@ -83,13 +84,30 @@ def parser() -> argparse.ArgumentParser:
                              "back what was stored (default PATH: the checkout's notebooks/ folder)")
     parser.add_argument("--executor", default="serial",
                         help="where the work runs: serial (default), local:N (N worker processes) or a Dask "
-                             "scheduler address tcp://host:8786; each (primary, seed) is one unit (--controls: "
-                             "each method at each seed)")
+                             "scheduler address tcp://host:8786; each primary in turn fans out its methods at "
+                             "every seed, and AutoSeM's GP points, as units")
     parser.add_argument("--allow-cpu", action="store_true",
                         help="train here on the CPU what a profile that names a GPU (train.device=cuda) finds "
                              "unstored, instead of stopping (results are stored under the profile's device and "
                              "record 'cpu'); sets AUX_SELECT_ALLOW_CPU=1")
     return parser
+
+
+def _run_primaries(args: argparse.Namespace, todo: Sequence[str], profile, out_dir: Path, figures_dir: Path,
+                   store: Store) -> None:
+    """Each primary in turn; with --executor its units (methods at seeds, GP points) go to the workers,
+    which need absolute paths, and the executor made here is closed at the end."""
+    executor, data_dir = make_executor(args.executor), args.data_dir
+    if args.executor != "serial":
+        data_dir, store = (str(Path(data_dir).resolve()) if data_dir else None), Store(store.root.resolve())
+    try:
+        for primary in tqdm(todo, desc="primaries", disable=len(todo) < 2):
+            path = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile, data_dir=data_dir,
+                               out_dir=out_dir, figures_dir=figures_dir, store=store, controls=args.controls,
+                               executor=executor)
+            print(f"{primary}: wrote {path}")
+    finally:
+        executor.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -105,14 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label, args.controls)]
         for primary in set(args.primaries) - set(todo):
             print(f"{primary}: every method and seed already in {summary_path(out_dir, primary, args.controls)}; skipped")
-        parallel = args.executor != "serial"
-        if parallel and todo and not args.controls:  # the (primary, seed) pipelines side by side into the store
-            run_pipelines(args.executor, todo, args.seeds, args.methods, profile, args.data_dir, store)
-        for primary in tqdm(todo, desc="primaries", disable=len(todo) < 2):
-            path = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile, data_dir=args.data_dir,
-                               out_dir=out_dir, figures_dir=figures_dir, store=store, controls=args.controls,
-                               executor=args.executor if args.controls else "serial")  # pipelines: read back
-            print(f"{primary}: wrote {path}")
+        _run_primaries(args, todo, profile, out_dir, figures_dir, store)
         for primary in args.primaries if notebooks else []:
             executed = execute_notebook(primary, notebooks=notebooks, methods=args.methods, seeds=args.seeds,
                                         profile=profile.name, settings=args.settings, data_dir=args.data_dir,

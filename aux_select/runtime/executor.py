@@ -5,9 +5,8 @@
     Experiment("cpu", store=store, executor=client)             # a dask.distributed Client (a SLURMCluster's)
     Experiment("cpu", store=store, executor="tcp://head:8786")  # a running scheduler
 
-A unit is a module-level function `unit(exp, item)` that a worker can import: one MTL run, one
-head-importance matrix, one bandit trajectory, one greedy or GP search, one (primary, seed)
-pipeline. It stores what it computes, so little crosses: the context as its settings
+A unit is a module-level function `unit(exp, item)` that a worker can import: one MTL run or GP
+point, one head-importance matrix, one bandit trajectory, one method at one seed. It stores what it computes, so little crosses: the context as its settings
 (`Experiment.__reduce__`: each worker loads its own tasks), the item and the unit's small return
 value. Workers share results through the store, which must be a folder all of them see (on a
 cluster, a shared filesystem); its per-key locks keep two workers from training one key twice.

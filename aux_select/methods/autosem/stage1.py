@@ -67,7 +67,7 @@ class Stage1Result(JsonResult):
 
 def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: TrainConfig,
                     bandit: BanditConfig = BanditConfig(), identity: dict | None = None,
-                    checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 10,
+                    checkpoint_dir: str | os.PathLike | None = None,
                     progress: bool = True) -> Stage1Result:
     """Run AutoSeM stage 1 on `tasks` (tasks[0] is the primary) and return the whole trajectory.
 
@@ -83,17 +83,17 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
     `bandit.gamma` is the decay toward the prior (official: 0.3).
 
     With `checkpoint_dir`, the complete state (weights, optimiser, scheduler, RNGs, bandit,
-    trajectory, batch-stream positions) is written every `checkpoint_every` rounds and at the
+    trajectory, batch-stream positions) is written every `bandit.checkpoint_every` rounds and at the
     end; a later call with the same `identity` resumes from it and yields exactly the
     trajectory of an uninterrupted run (on CPU; GPU kernels need not be deterministic).
     """
     names = [t.name for t in tasks]
-    _check_stage1(names, bandit, checkpoint_every)
+    _check_stage1(names, bandit)
     primary, eval_rows = names[0], _eval_rows(len(tasks[0].select), bandit.eval_size, config.seed)
     # the bandit validates gamma and the priors: build it before the (expensive) Trainer
     arms = ThompsonBandit(len(tasks), prior=bandit.prior, primary_prior=bandit.primary_prior,
                           gamma=bandit.gamma, seed=config.seed)
-    settings = {**jsonable(asdict(bandit)), "seed": config.seed, "alpha0": arms.alpha0.tolist(), "beta0": arms.beta0.tolist(),
+    settings = {**jsonable(bandit_settings(bandit)), "seed": config.seed, "alpha0": arms.alpha0.tolist(), "beta0": arms.beta0.tolist(),
                 "eval_rows": eval_rows}
     identity = jsonable(identity if identity is not None else
                         {"settings": settings, "tasks": names, "encoder": asdict(encoder),
@@ -115,7 +115,7 @@ def thompson_stage1(tasks: list[TaskData], *, encoder: EncoderConfig, config: Tr
             save_checkpoint(Path(checkpoint_dir), r, trainer, state | {
                 "bandit": state["bandit"].state_dict(), "wall_time_s": wall_s, "cpu_time_s": cpu_s}, prefix="round")
         _play_rounds(trainer, state, names, eval_rows, bandit, progress,
-                     checkpoint if checkpoint_dir is not None else None, checkpoint_every)
+                     checkpoint if checkpoint_dir is not None else None, bandit.checkpoint_every)
 
     arms, trajectory = state["bandit"], state["trajectory"]
     wall_s, cpu_s = start.since(_spent(state))
@@ -139,11 +139,17 @@ def _eval_rows(select_rows: int, eval_size: int, seed: int) -> list[int] | None:
     return np.sort(np.random.default_rng(seed).choice(select_rows, eval_size, replace=False)).tolist()
 
 
-def _check_stage1(names: list[str], bandit: BanditConfig, checkpoint_every: int) -> None:
+def bandit_settings(bandit: BanditConfig) -> dict:
+    """The bandit's settings that can change a result (all but its checkpoint interval): what
+    stage 1's store key and result hold."""
+    return {k: v for k, v in asdict(bandit).items() if k != "checkpoint_every"}
+
+
+def _check_stage1(names: list[str], bandit: BanditConfig) -> None:
     if len(set(names)) != len(names):
         raise ValueError(f"tasks {names} name a task twice; every arm must be a different task")
     for what, n in (("rounds", bandit.rounds), ("batches_per_round", bandit.batches_per_round),
-                    ("eval_size", bandit.eval_size), ("checkpoint_every", checkpoint_every)):
+                    ("eval_size", bandit.eval_size), ("checkpoint_every", bandit.checkpoint_every)):
         if n < 1:
             raise ValueError(f"{what}={n}; it must be at least 1")
 
@@ -193,7 +199,7 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, exp: Exper
     tasks, _ = exp.training_tasks([primary, *candidates])  # no train row holds the primary's report text
     # the trajectory reads train and select only (the train rows left by the drop): report data
     # is no part of its key
-    spec = exp.spec(tasks=[exp.task_key(t, ("train", "select")) for t in tasks], bandit=asdict(bandit),
+    spec = exp.spec(tasks=[exp.task_key(t, ("train", "select")) for t in tasks], bandit=bandit_settings(bandit),
                     train=settings_without_budget(config))
     checkpoints = exp.store.root / "stage1_checkpoints" / make_key("stage1", spec) if exp.store else None
 
@@ -201,7 +207,15 @@ def run_stage1(primary: str, candidates: Sequence[str] | None = None, exp: Exper
         return thompson_stage1(tasks, encoder=exp.profile.encoder, config=config, bandit=bandit,
                                identity=spec, checkpoint_dir=checkpoints, progress=exp.progress).to_json()
 
+    if exp.parallel and exp.store.get("stage1", spec) is None:  # a driver trains nothing itself: a unit does
+        exp.map(_stage1_unit, [(primary, tuple(candidates))])
     result = Stage1Result.from_json(exp.get_or_compute("stage1", spec, compute))
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)  # the stored result replaces it
     return result
+
+
+def _stage1_unit(exp: Experiment, item: tuple) -> Stage1Result:
+    """Stage 1 as a unit of work (`Experiment.map`): item = (primary, candidates)."""
+    primary, candidates = item
+    return run_stage1(primary, list(candidates), exp)

@@ -134,7 +134,7 @@ def run_stage2(primary: str, selected: Sequence[str], exp: Experiment | None = N
     names = [primary, *selected]
     n_calls = n_calls if n_calls is not None else gp.calls
     batch_size = batch_size if batch_size is not None else gp.batch_size
-    train = exp.profile.train_config(primary, exp.seed)
+    train = exp.train_config(primary)
     check_search(len(names), n_calls, gp.initial_points, gp.max_ratio)
     metric = get_task(primary).selection_metric
     worst = WORST_SCORE[metric]
