@@ -551,3 +551,29 @@ def test_loader_order_is_seeded(tokenizer):
     ds = _mixed_lengths()
     order = lambda seed: [b["attention_mask"].sum(1).tolist() for b in make_loader(ds, tokenizer, 16, shuffle=True, seed=seed)]
     assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_a_batch_stream_is_the_loaders_epochs_and_seeks_without_reading(tokenizer, monkeypatch):
+    import torch
+    from aux_select.data.batching import BatchStream, _Rows
+    ds = _mixed_lengths(n=50)  # 4 batches of 16 an epoch
+    seed = lambda epoch: 7 + epoch
+
+    def by_loader():  # the epochs as a DataLoader per epoch gives them (what trainers used before)
+        for epoch in range(10):
+            yield from make_loader(ds, tokenizer, 16, shuffle=True, seed=seed(epoch))
+
+    def draw(stream, n):
+        torch.manual_seed(0)
+        return [b["input_ids"].tolist() for _, b in zip(range(n), stream)], torch.get_rng_state()
+
+    expected, expected_rng = draw(by_loader(), 10)
+    got, got_rng = draw(BatchStream(ds, tokenizer, 16, seed), 10)
+    assert got == expected and torch.equal(got_rng, expected_rng)  # same batches, same draws of torch's RNG
+    read = []
+    monkeypatch.setattr(_Rows, "__getitems__", lambda self, idx: read.append(idx) or [self.ds[i] for i in idx])
+    for drawn in (3, 4, 8):  # mid-epoch, at an epoch's end, two epochs in
+        stream = BatchStream(ds, tokenizer, 16, seed)
+        stream.seek(drawn)
+        assert not read and next(stream)["input_ids"].tolist() == expected[drawn]
+        read.clear()

@@ -307,3 +307,18 @@ def test_a_greedy_trial_that_trails_the_kept_set_stops_early_and_is_dropped(monk
     n = len(calls)
     assert scorer.run(["MRPC", "RTE"], ["MRPC"]).stopped_at == 6 and len(calls) == n  # read back as stopped
     assert scorer.run(["MRPC", "RTE"]).stopped_at is None and len(calls) == n + 1  # the full run is another
+
+
+def test_instance_taus_and_normalisation_match_the_per_row_loop_value_for_value():
+    rng = np.random.default_rng(0)
+    primary = rng.integers(0, 5, size=(6, 12)).astype(float)  # ties, as real matrices have after min-max
+    rows = rng.integers(0, 4, size=(700, 6, 12)).astype(float)
+    rows[3] = 1.0              # constant: tau undefined
+    rows[5, 0, 0] = np.nan
+    taus = instance_taus(primary, rows, chunk=256)
+    loop = np.array([kendall_tau(primary, m) for m in rows])  # scipy's tau-b, one row at a time
+    assert np.array_equal(taus, loop, equal_nan=True) and np.isnan(taus[[3, 5]]).all()
+    assert np.isnan(instance_taus(np.ones((6, 12)), rows[:4])).all()
+    grads = rng.random((50, 6, 12)) * (rng.random((50, 6, 1)) > 0.2)  # some all-zero layers
+    grads[7] = 0.0
+    assert np.array_equal(instance_importance(grads), np.stack([normalise(g) for g in grads]))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import weakref
 from pathlib import Path
+from typing import Callable
 
 import datasets
+import numpy as np
+import pyarrow.compute as pc
 import torch
 from datasets import Dataset, List
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
@@ -76,33 +80,85 @@ def _first_subtoken_labels(word_ids: list[int | None], tags: list[int]) -> list[
 # ----------------------------------------------------------------------------- batching
 
 class _Rows(torch.utils.data.Dataset):
-    """Tokenised rows as plain lists: indexing Arrow per example is slower than the model step
-    on tiny encoders."""
+    """Tokenised rows, read from Arrow a batch at a time (`__getitems__`, one take per batch): no
+    Python copy of a whole split, whatever its size."""
 
     def __init__(self, ds: Dataset):
-        self.columns = ds.to_dict()
-        self.n = len(ds)
+        self.ds = ds
 
     def __len__(self):
-        return self.n
+        return len(self.ds)
 
     def __getitem__(self, i):
-        return {k: v[i] for k, v in self.columns.items()}
+        return self.ds[i]
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        columns = self.ds[indices]  # {column: [value per index]}
+        return [{k: v[j] for k, v in columns.items()} for j in range(len(indices))]
+
+
+def token_lengths(encoded: Dataset) -> np.ndarray:
+    """Tokens of every row, from Arrow (an indices mapping, as `select` leaves, respected)."""
+    return pc.list_value_length(encoded.with_format("arrow")["input_ids"]).to_numpy()
 
 
 def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int, *,
                 shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
     """Dynamically padded batches. Training: length-grouped random batches (little padding,
     seeded). Evaluation: longest first, in a fixed order."""
-    rows = _Rows(encoded)
-    lengths = [len(x) for x in rows.columns["input_ids"]]
+    lengths = token_lengths(encoded)
     if shuffle:
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths,
-                                       generator=torch.Generator().manual_seed(seed))
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths.tolist(), generator=torch.Generator().manual_seed(seed))
     else:
-        sampler = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return torch.utils.data.DataLoader(rows, batch_size=batch_size, sampler=sampler,
+        sampler = np.argsort(-lengths, kind="stable").tolist()
+    return torch.utils.data.DataLoader(_Rows(encoded), batch_size=batch_size, sampler=sampler,
                                        collate_fn=collator(encoded, tokenizer))
+
+
+class BatchStream:
+    """One task's training batches, epoch after epoch without end: each epoch a length-grouped
+    order seeded by `epoch_seed(epoch)` (the batches `make_loader(..., shuffle=True)` gives), read
+    from Arrow a batch at a time. `seek(n)` starts it at its n-th batch without reading or
+    collating the ones before, so a resumed run does not replay its data."""
+
+    def __init__(self, encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int,
+                 epoch_seed: Callable[[int], int]):
+        self.rows, self.collate = _Rows(encoded), collator(encoded, tokenizer)
+        self.lengths, self.batch_size, self.epoch_seed = token_lengths(encoded).tolist(), batch_size, epoch_seed
+        self.epoch, self.position, self.batches = 0, 0, None
+
+    def _start(self, epoch: int) -> None:
+        # a DataLoader's iterator draws a base seed from torch's global generator as each epoch starts;
+        # so does this stream, so dropout draws are those of runs made with a DataLoader
+        torch.empty((), dtype=torch.int64).random_()
+        sampler = LengthGroupedSampler(self.batch_size, lengths=self.lengths,
+                                       generator=torch.Generator().manual_seed(self.epoch_seed(epoch)))
+        order = list(sampler)
+        self.batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+    def __next__(self) -> dict:
+        if self.batches is None:
+            self._start(self.epoch)
+        elif self.position == len(self.batches):
+            self.epoch, self.position = self.epoch + 1, 0
+            self._start(self.epoch)
+        batch = self.batches[self.position]
+        self.position += 1
+        return self.collate(self.rows.__getitems__(batch))
+
+    def seek(self, drawn: int) -> None:
+        """Continue after `drawn` batches, as if they had been drawn (an epoch begun is begun again)."""
+        per_epoch = math.ceil(len(self.rows) / self.batch_size)
+        self.epoch, self.position = divmod(drawn, per_epoch)
+        self.batches = None
+        if self.position:
+            self._start(self.epoch)
+        elif drawn:  # at an epoch's end: the next batch starts the next epoch
+            self.epoch, self.position = self.epoch - 1, per_epoch
+            self.batches = [[]] * per_epoch
 
 
 def collator(encoded: Dataset, tokenizer: PreTrainedTokenizerBase):

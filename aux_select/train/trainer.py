@@ -6,14 +6,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import get_scheduler
 
-from aux_select.data.batching import make_loader, tokenize
+from aux_select.data.batching import BatchStream, make_loader, tokenize
 from aux_select.data.loading import TaskData
 from aux_select.data.registry import IGNORE, REGRESSION, TAGGING
 from aux_select.model.encoders import EncoderConfig, load_tokenizer
@@ -51,7 +51,7 @@ class Trainer:
                                        num_warmup_steps=config.warmup_steps if config.warmup_steps is not None
                                        else math.ceil(config.warmup_ratio * total),
                                        num_training_steps=total)
-        self._streams: dict[str, Iterator] = {}
+        self._streams: dict[str, BatchStream] = {}
         self.examples_seen = {name: 0 for name in self.tasks}
         self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` fast-forward the streams
         torch.manual_seed(config.seed)  # dropout draws
@@ -67,11 +67,10 @@ class Trainer:
             self._encoded[task, split] = tokenize(ds, self.tokenizer, self.encoder_config.max_len)
         return self._encoded[task, split]
 
-    def _stream(self, task: str) -> Iterator[dict]:
+    def _stream(self, task: str) -> BatchStream:
         task_index = list(self.tasks).index(task)
-        for epoch in range(10**9):
-            yield from make_loader(self.encoded(task, "train"), self.tokenizer, self.config.batch_size,
-                                   shuffle=True, seed=self.config.seed * 100_003 + task_index * 1009 + epoch)
+        return BatchStream(self.encoded(task, "train"), self.tokenizer, self.config.batch_size,
+                           epoch_seed=lambda epoch: self.config.seed * 100_003 + task_index * 1009 + epoch)
 
     def next_batch(self, task: str) -> dict:
         if task not in self._streams:
@@ -171,12 +170,13 @@ class Trainer:
         if meta.get("scaler"):
             self.scaler.load_state_dict(meta["scaler"])
         self.examples_seen = dict(meta["examples_seen"])
-        # streams are seeded per (seed, task, epoch): re-create them and discard what was drawn
-        self._streams, self.batches_drawn = {}, {name: 0 for name in self.tasks}
-        for task, n in meta["batches_drawn"].items():
-            for _ in range(n):
-                self.next_batch(task)
-        rng = load_file(path / "rng.safetensors")  # last: fast-forwarding draws from the RNG too
+        # streams are seeded per (seed, task, epoch): each starts again where it was, reading nothing before
+        self._streams, self.batches_drawn = {}, dict(meta["batches_drawn"])
+        for task, n in self.batches_drawn.items():
+            if n:
+                self._streams[task] = self._stream(task)
+                self._streams[task].seek(n)
+        rng = load_file(path / "rng.safetensors")  # last: seeking draws from the RNG as an epoch starts
         torch.set_rng_state(rng.pop("cpu"))
         if rng and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([rng[f"cuda.{i}"] for i in range(len(rng))])

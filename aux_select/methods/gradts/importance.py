@@ -133,7 +133,19 @@ def head_importance(per_example: np.ndarray, tokens: np.ndarray, token_weighting
 def instance_importance(per_example: np.ndarray) -> np.ndarray:
     """One matrix per example (N, L, H), normalised like the task matrix but each on its own
     (L2 per layer, then min-max); any division by tokens would cancel in the L2 step."""
-    return np.stack([normalise(x) for x in per_example]) if len(per_example) else per_example
+    return _normalise_rows(np.array(per_example, dtype=np.float64))
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    """`normalise` of every x[i] (N, L, H), in place: a task's N matrices are held once, not twice."""
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)  # (N, L, 1)
+    np.divide(x, np.where(norms > 0, norms, 1.0), out=x)
+    low = x.min(axis=(1, 2), keepdims=True) if len(x) else 0.0  # (N, 1, 1)
+    span = x.max(axis=(1, 2), keepdims=True) - low if len(x) else 1.0
+    np.subtract(x, low, out=x)
+    np.divide(x, np.where(span > 0, span, 1.0), out=x)
+    x[np.ravel(span == 0) if len(x) else []] = 0.0  # a constant matrix becomes zeros
+    return x
 
 
 # ----------------------------------------------------------------------------- fine-tune + cache
@@ -237,7 +249,7 @@ def _compute_instance_importance(exp: Experiment, task: TaskData, config: Import
     for pos, g, _ in example_gradients(trainer, task.name, list(range(len(task.train))), config.batch_size,
                                        exp.progress):
         out[pos] = g
-    return instance_importance(out)
+    return _normalise_rows(out)
 
 
 def task_importance(task: str | TaskData, exp: Experiment | None = None, *, config: ImportanceConfig | None = None,

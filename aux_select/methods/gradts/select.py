@@ -20,7 +20,6 @@ from aux_select.data.loading import TaskData
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.gradts.importance import (
     importance_matrices,
-    kendall_tau,
     rank_candidates,
     task_importance,
     task_instance_importance,
@@ -34,9 +33,25 @@ def thres_select(ranking: Sequence[tuple[str, float]], threshold: float = 0.47) 
     return [task for task, tau in ranking if tau >= threshold]  # NaN never passes
 
 
-def instance_taus(primary_matrix: np.ndarray, instance_matrices: np.ndarray) -> np.ndarray:
-    """Kendall tau-b of every instance's (layers, heads) matrix with the primary's task matrix: (N,)."""
-    return np.array([kendall_tau(primary_matrix, m) for m in instance_matrices])
+def instance_taus(primary_matrix: np.ndarray, instance_matrices: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Kendall tau-b of every instance's (layers, heads) matrix with the primary's task matrix: (N,),
+    for `chunk` instances at a time over every pair of heads (scipy's tau-b, value for value: the
+    same integer counts in the same formula; NaN where either matrix is constant or holds a NaN)."""
+    a = np.ravel(primary_matrix)
+    first, second = np.triu_indices(a.size, k=1)  # every pair of heads once
+    sign_a = np.sign(a[first] - a[second])        # (pairs,)
+    total, ties_a = len(first), np.count_nonzero(sign_a == 0)
+    out = np.empty(len(instance_matrices))
+    for start in range(0, len(instance_matrices), chunk):
+        b = np.asarray(instance_matrices[start:start + chunk], dtype=np.float64).reshape(-1, a.size)  # (C, heads)
+        sign_b = np.sign(b[:, first] - b[:, second])   # (C, pairs)
+        ties_b = np.count_nonzero(sign_b == 0, axis=1)
+        with np.errstate(all="ignore"):  # NaN and constant rows: replaced below
+            con_minus_dis = np.rint(sign_b @ sign_a).astype(np.int64)  # exact: a sum of +-1s
+            tau = np.clip(con_minus_dis / np.sqrt(total - ties_a) / np.sqrt(total - ties_b), -1.0, 1.0)
+        constant = (ties_b == total) | (ties_a == total) | np.isnan(b).any(axis=1) | np.isnan(a).any()
+        out[start:start + len(b)] = np.where(constant, np.nan, tau)
+    return out
 
 
 def fg_keep(taus: np.ndarray, threshold: float = 0.42) -> np.ndarray:
