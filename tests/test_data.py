@@ -73,7 +73,7 @@ def test_real_parser_quirks(data_dir):
     qnli = read_local_file(data_dir, get_task("QNLI").local_report, get_task("QNLI"))
     assert len(qnli) == 5463
     assert sum(r["text_b"].startswith('"') for r in qnli) >= 5
-    mnli = read_local_file(data_dir, get_task("MNLI").local_report, get_task("MNLI"))
+    mnli = read_local_file(data_dir, get_task("MNLI").report_file(data_dir), get_task("MNLI"))
     assert len(mnli) == 9815 and {r["label"] for r in mnli} == {0, 1, 2}
     stsb = read_local_file(data_dir, get_task("STS-B").local_report, get_task("STS-B"))
     assert stsb[0]["label"] == 5.0
@@ -154,8 +154,8 @@ def test_parser_quirks_on_fixture_files(fixture_data_dir):
     assert sum(r["text_b"].startswith('"') and r["text_b"].count('"') == 1 for r in rows) >= 5
     # MNLI-m: JSON lines with word labels, \uXXXX escapes decoded
     mnli = get_task("MNLI")
-    rows = read_local_file(root, mnli.local_report, mnli)
-    words = [json.loads(line)["label"] for line in _lines(root / mnli.local_report.path)]
+    rows = read_local_file(root, mnli.report_file(root), mnli)
+    words = [json.loads(line)["label"] for line in _lines(root / mnli.report_file(root).path)]
     assert [mnli.labels[r["label"]] for r in rows] == words and {r["label"] for r in rows} == {0, 1, 2}
     assert any("café" in r["text_a"] for r in rows)
     # STS-B: float scores, columns by name among ten
@@ -200,7 +200,7 @@ def test_dev_only_tasks_are_offered_only_as_proxies(fixture_data_dir, monkeypatc
         load_task("MNLI", fixture_data_dir)
     proxy = load_task("MNLI-proxy", fixture_data_dir)
     assert "PROXY for MNLI" in proxy.notes and "PROXY for MNLI" in proxy.train.info.description
-    rows = len(_lines(fixture_data_dir / get_task("MNLI").local_report.path))
+    rows = len(_lines(fixture_data_dir / get_task("MNLI").report_file(fixture_data_dir).path))
     assert len(proxy.train) + len(proxy.select) + len(proxy.report) == rows
     pool = available_tasks(fixture_data_dir)
     assert {"MNLI-proxy", "QNLI-proxy", "RTE"} <= set(pool) and "MNLI" not in pool and "QQP" not in pool
@@ -577,3 +577,22 @@ def test_a_batch_stream_is_the_loaders_epochs_and_seeks_without_reading(tokenize
         stream.seek(drawn)
         assert not read and next(stream)["input_ids"].tolist() == expected[drawn]
         read.clear()
+
+
+def test_mnli_loads_from_the_classic_glue_layout_and_the_jsonl_dev_file(tmp_path, fixture_data_dir):
+    folder = tmp_path / "glue" / "MNLI"
+    folder.mkdir(parents=True)
+    (tmp_path / "SAMPLE").write_text("not the official files\n")
+    columns = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+               "sentence1_parse", "sentence2_parse", "sentence1", "sentence2", "label1", "gold_label"]
+    labels = ["entailment", "neutral", "contradiction"]
+    for name, n in (("train.tsv", 60), ("dev_matched.tsv", 20)):
+        rows = ["\t".join(columns)] + ["\t".join([str(i), "0", "0", "fiction", "()", "()", "()", "()",
+                                                   f"premise {i}", f"hypothesis {i}", labels[i % 3], labels[i % 3]])
+                                        for i in range(n)]
+        (folder / name).write_text("\n".join(rows) + "\n")
+    mnli = load_task("MNLI", tmp_path, select_cap=6)
+    assert (len(mnli.train) + len(mnli.select), len(mnli.report)) == (60, 20) and mnli.source.startswith("local:")
+    assert mnli.report[0] == {"text_a": "premise 0", "text_b": "hypothesis 0", "label": 0}
+    assert "MNLI" in available_tasks(tmp_path) and "MNLI-proxy" in available_tasks(fixture_data_dir)
+    assert len(load_task("MNLI-proxy", fixture_data_dir).report) > 0  # the jsonl dev file still serves the proxy

@@ -167,17 +167,19 @@ def _load_sources(spec: TaskSpec, root: Path | None,
                   check_rows: bool) -> tuple[Dataset, Dataset | None, str]:
     """(train source, report source or None when it is held out of train, description)."""
     if spec.proxy_of is not None:
-        if root is None or not (root / spec.local_report.path).exists():
+        dev_file = spec.report_file(root) if root is not None else spec.local_report
+        if root is None or not (root / dev_file.path).exists():
             raise DataNotFoundError(
-                f"{spec.name} is built from {spec.local_report.path}, which was not found under "
+                f"{spec.name} is built from {dev_file.path}, which was not found under "
                 f"{root or '(no data_dir)'}; pass data_dir= or set AUX_SELECT_DATA to a folder "
                 f"holding it, or use the real task {spec.proxy_of!r} from the hub")
-        dev = rows_to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec)
-        return dev, None, f"local:{root / spec.local_report.path}"
+        dev = rows_to_dataset(read_local_file(root, dev_file, spec, check_rows), spec)
+        return dev, None, f"local:{root / dev_file.path}"
     if root is not None and (root / spec.local_train.path).exists():
         train = rows_to_dataset(read_local_file(root, spec.local_train, spec, check_rows), spec)
-        report = (None if spec.local_report is None else
-                  rows_to_dataset(read_local_file(root, spec.local_report, spec, check_rows), spec))
+        report_file = spec.report_file(root)
+        report = (None if report_file is None else
+                  rows_to_dataset(read_local_file(root, report_file, spec, check_rows), spec))
         return train, report, f"local:{root / spec.local_train.path.rsplit('/', 1)[0]}"
     where = (f"{spec.local_train.path} is not under data_dir/AUX_SELECT_DATA "
              f"({root or 'neither is set'})")
@@ -288,6 +290,6 @@ def available_tasks(data_dir: str | os.PathLike | None = None,
         spec = get_task(name)
         if spec.local_train is not None and (root / spec.local_train.path).exists():
             names.append(name)
-        elif f"{name}-proxy" in _proxies() and (root / spec.local_report.path).exists():
+        elif f"{name}-proxy" in _proxies() and (root / spec.report_file(root).path).exists():
             names.append(f"{name}-proxy")
     return names

@@ -44,6 +44,9 @@ def read_local_file(root: Path, file: LocalFile, spec: TaskSpec, check_rows: boo
     under a sample root (`is_sample_root`), whose files are not the official ones."""
     path = root / file.path
     rows = read_rows(path, file)
+    if file.rename:
+        names = dict(file.rename)
+        rows = [(lineno, {names.get(k, k): v for k, v in row.items()}) for lineno, row in rows]
     if check_rows and not is_sample_root(root):
         counts = [("data rows", len(rows), file.rows)]
         if file.tokens is not None:

@@ -8,6 +8,7 @@ Average sentence length is not stored here: it is measured from the data
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 CLASSIFICATION, REGRESSION, TAGGING = "classification", "regression", "tagging"
 SINGLE_SENTENCE, PARAPHRASE, INFERENCE = "single-sentence", "paraphrase", "inference"
@@ -27,6 +28,8 @@ class LocalFile:
     format: str | None = None       # tsv | jsonl | csv | conll | conllu (aux_select.data.readers);
                                     # None: from the suffix (.tsv .jsonl .csv .conllu)
     tokens: int | None = None       # tagging: words of the complete file; None = unchecked
+    rename: tuple[tuple[str, str], ...] = ()  # (its column, the spec's) where a layout names them
+                                    # otherwise (classic MNLI: sentence1 -> premise, gold_label -> label)
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,19 @@ class TaskSpec:
     hub_text_keys: tuple[str, ...] = ()  # text columns on the hub, if named differently
     local_train: LocalFile | None = None
     local_report: LocalFile | None = None  # None: report is held out of the train file (seeded)
+    report_alternatives: tuple[LocalFile, ...] = ()  # the same report split in other layouts, tried
+                                         # in turn where `local_report` is not there (`report_file`)
     proxy_of: str | None = None          # a stand-in built from another task's dev file
     control_of: str | None = None        # a control task built from this primary's train split
                                          # (aux_select.data.controls: "MRPC~clone", "MRPC~contra", ...)
     head_of: str | None = None           # trains through this task's head instead of one of its own
                                          # (P~contra: P's head, so its deranged labels contradict P's)
+
+    def report_file(self, root: Path) -> LocalFile | None:
+        """The local report file under `root`: `local_report`, else the first alternative layout
+        that is there (else `local_report`, for the error that names it)."""
+        present = [f for f in (self.local_report, *self.report_alternatives) if f is not None and (root / f.path).exists()]
+        return present[0] if present else self.local_report
 
     @property
     def num_labels(self) -> int:
@@ -75,6 +86,7 @@ def _glue(name, config, text_keys, label_key, labels, metrics, glue_type, train_
 
 
 _COLA_COLUMNS = ("source", "label", "original_label", "sentence")
+_CLASSIC_MNLI = (("sentence1", "premise"), ("sentence2", "hypothesis"), ("gold_label", "label"))
 
 REGISTRY: dict[str, TaskSpec] = {t.name: t for t in [
     _glue("CoLA", "cola", ("sentence",), "label", ("unacceptable", "acceptable"),
@@ -92,10 +104,14 @@ REGISTRY: dict[str, TaskSpec] = {t.name: t for t in [
           ("accuracy", "f1"), PARAPHRASE, 363846, 363846, 40430),
     _glue("STS-B", "stsb", ("sentence1", "sentence2"), "score", None,
           ("pearson", "spearman"), PARAPHRASE, 5749, 5749, 1500),
+    # the classic GLUE layout (train.tsv, dev_matched.tsv: sentence1, sentence2, gold_label), else
+    # ../shared/data's dev_matched.jsonl (premise, hypothesis, label): the proxy's source offline
     _glue("MNLI", "mnli", ("premise", "hypothesis"), "label",
           ("entailment", "neutral", "contradiction"), ("accuracy",), INFERENCE, 392702,
           392702, 9815, hub_splits=("train", "validation_matched"),
-          local_report=LocalFile("glue/MNLI/dev_matched.jsonl", 9815)),
+          local_train=LocalFile("glue/MNLI/train.tsv", 392702, rename=_CLASSIC_MNLI),
+          local_report=LocalFile("glue/MNLI/dev_matched.tsv", 9815, rename=_CLASSIC_MNLI),
+          report_alternatives=(LocalFile("glue/MNLI/dev_matched.jsonl", 9815),)),
     _glue("QNLI", "qnli", ("question", "sentence"), "label", ("entailment", "not_entailment"),
           ("accuracy",), INFERENCE, 104743, 104743, 5463),
     _glue("RTE", "rte", ("sentence1", "sentence2"), "label", ("entailment", "not_entailment"),
@@ -109,7 +125,7 @@ def _proxy(real: TaskSpec) -> TaskSpec:
     """A labelled stand-in for a task whose local files have no train split: its dev file is
     divided into train / select / report parts with a fixed seed (see data.load_task)."""
     return replace(real, name=f"{real.name}-proxy", proxy_of=real.name, hub=None,
-                   local_train=None, train_size=real.local_report.rows)
+                   local_train=None, train_size=real.local_report.rows)  # every layout's dev file: one size
 
 
 for _name in ("MNLI", "QNLI"):

@@ -136,15 +136,18 @@ def instance_importance(per_example: np.ndarray) -> np.ndarray:
     return _normalise_rows(np.array(per_example, dtype=np.float64))
 
 
-def _normalise_rows(x: np.ndarray) -> np.ndarray:
-    """`normalise` of every x[i] (N, L, H), in place: a task's N matrices are held once, not twice."""
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)  # (N, L, 1)
-    np.divide(x, np.where(norms > 0, norms, 1.0), out=x)
-    low = x.min(axis=(1, 2), keepdims=True) if len(x) else 0.0  # (N, 1, 1)
-    span = x.max(axis=(1, 2), keepdims=True) - low if len(x) else 1.0
-    np.subtract(x, low, out=x)
-    np.divide(x, np.where(span > 0, span, 1.0), out=x)
-    x[np.ravel(span == 0) if len(x) else []] = 0.0  # a constant matrix becomes zeros
+def _normalise_rows(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """`normalise` of every x[i] (N, L, H), in place and `chunk` rows at a time, so a task's N
+    matrices are held once, with no temporary of their size."""
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk]                      # a view: written in place
+        norms = np.linalg.norm(part, axis=-1, keepdims=True)  # (C, L, 1)
+        np.divide(part, np.where(norms > 0, norms, 1.0), out=part)
+        low = part.min(axis=(1, 2), keepdims=True)         # (C, 1, 1)
+        span = part.max(axis=(1, 2), keepdims=True) - low
+        np.subtract(part, low, out=part)
+        np.divide(part, np.where(span > 0, span, 1.0), out=part)
+        part[np.ravel(span == 0)] = 0.0                    # a constant matrix becomes zeros
     return x
 
 
