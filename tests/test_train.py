@@ -268,3 +268,17 @@ def test_a_run_the_rule_would_stop_at_its_last_step_is_finished(toy):
     late = StopRule(((5, -1.0, 0.01), (10, 2.0, 0.01)), margin_se=1.0, min_primary_steps=5)  # out of reach at 10 only
     run = run_mtl([toy], [1], encoder=TINY, config=config, progress=False, stop=late)
     assert run.stopped_at is None and run.primary_steps == 10 and math.isfinite(run.report_score)
+
+
+def test_losses_are_stored_compactly_and_read_back_exactly(toy):
+    import base64
+
+    from aux_select.train.run import RunResult
+    run = run_mtl([toy], [1], encoder=TINY, config=replace(FAST, max_steps=12), progress=False)
+    stored = run.to_json()
+    assert set(stored["losses"]) == {"float32_base64"}
+    assert len(base64.b64decode(stored["losses"]["float32_base64"])) == 4 * len(run.losses)  # 4 bytes a step
+    assert RunResult.from_json(stored) == run  # every loss back, bit for bit
+    assert RunResult.from_json(stored | {"losses": run.losses}).losses == run.losses  # runs stored as lists
+    nan = RunResult.from_json(replace(run, losses=[0.5, float("nan")]).to_json()).losses
+    assert nan[0] == 0.5 and nan[1] != nan[1]

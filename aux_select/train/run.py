@@ -13,6 +13,7 @@ from its last one, ending exactly as an uninterrupted run would (`aux_select.tra
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -65,6 +66,26 @@ class RunResult(JsonResult):
     stopped_at: int | None = None            # the primary step where a search's `StopRule` stopped it:
                                              # select holds what it reached, report is NaN (never scored)
     device_memory_mb: float | None = None    # CUDA: the allocator's peak; None on CPU and in runs stored before
+
+    def to_json(self) -> dict:
+        return super().to_json() | {"losses": pack_losses(self.losses)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RunResult":
+        return cls(**{**d, "losses": unpack_losses(d["losses"])})
+
+
+def pack_losses(losses: Sequence[float]) -> dict:
+    """A run's losses as compact JSON: their float32 bytes in base64, 4 bytes a step where a JSON list
+    of floats takes about 20 (lossless: each came out of torch as a float32)."""
+    return {"float32_base64": base64.b64encode(np.asarray(losses, dtype="<f4").tobytes()).decode("ascii")}
+
+
+def unpack_losses(stored: dict | list) -> list[float]:
+    """`pack_losses`'s list back; a plain list (runs stored before) as it is."""
+    if isinstance(stored, dict):
+        return np.frombuffer(base64.b64decode(stored["float32_base64"]), dtype="<f4").astype(float).tolist()
+    return list(stored)
 
 
 def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: EncoderConfig = EncoderConfig(),
@@ -133,11 +154,12 @@ class LoopState:
         plain = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("pending", "best_weights")}
         wall_s, cpu_s = start.since((self.wall_time_s, self.cpu_time_s))
         return {**plain, "identity": identity, "wall_time_s": wall_s, "cpu_time_s": cpu_s,
+                "losses": pack_losses(self.losses),  # a checkpoint rewrites them all: compactly
                 "pending": torch.stack(self.pending).float().cpu().tolist() if self.pending else []}
 
     @classmethod
     def from_checkpoint(cls, state: dict, tensors: dict, device: torch.device) -> "LoopState":
-        fields = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        fields = {k: v for k, v in state.items() if k in cls.__dataclass_fields__} | {"losses": unpack_losses(state["losses"])}
         # losses not yet synced stay pending, so the divergence checks fall where they would have
         pending = [torch.tensor(v, dtype=torch.float32, device=device) for v in state["pending"]]
         return cls(**{**fields, "pending": pending, "best_weights": tensors or None})
