@@ -586,7 +586,7 @@ def test_mnli_loads_from_the_classic_glue_layout_and_the_jsonl_dev_file(tmp_path
     columns = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
                "sentence1_parse", "sentence2_parse", "sentence1", "sentence2", "label1", "gold_label"]
     labels = ["entailment", "neutral", "contradiction"]
-    for name, n in (("train.tsv", 60), ("dev_matched.tsv", 20)):
+    for name, n in (("train.tsv", 60), ("dev_matched.tsv", 20), ("dev_mismatched.tsv", 12)):
         rows = ["\t".join(columns)] + ["\t".join([str(i), "0", "0", "fiction", "()", "()", "()", "()",
                                                    f"premise {i}", f"hypothesis {i}", labels[i % 3], labels[i % 3]])
                                         for i in range(n)]
@@ -594,5 +594,10 @@ def test_mnli_loads_from_the_classic_glue_layout_and_the_jsonl_dev_file(tmp_path
     mnli = load_task("MNLI", tmp_path, select_cap=6)
     assert (len(mnli.train) + len(mnli.select), len(mnli.report)) == (60, 20) and mnli.source.startswith("local:")
     assert mnli.report[0] == {"text_a": "premise 0", "text_b": "hypothesis 0", "label": 0}
+    assert len(mnli.beside) == 12 and "mismatched dev set (12 rows) scored beside report" in mnli.notes
     assert "MNLI" in available_tasks(tmp_path) and "MNLI-proxy" in available_tasks(fixture_data_dir)
-    assert len(load_task("MNLI-proxy", fixture_data_dir).report) > 0  # the jsonl dev file still serves the proxy
+    proxy = load_task("MNLI-proxy", fixture_data_dir)
+    assert len(proxy.report) > 0 and proxy.beside is None  # the jsonl dev file still serves the proxy
+    from aux_select.experiment import Experiment
+    run = Experiment("smoke", data_dir=tmp_path, progress=False).run(["MNLI"])
+    assert {"accuracy", "mismatched accuracy"} == set(run.report) and run.select_score == run.select["accuracy"]

@@ -51,6 +51,8 @@ class TaskData:
     report: Dataset
     source: str        # "local:<path>" or "hub:<path>/<config>"
     notes: str         # partial data, proxies and subsampling, in words
+    beside: Dataset | None = None  # a second dev set scored beside report (`TaskSpec.beside_report`:
+                                   # MNLI's mismatched), where the data has it
 
     @property
     def name(self) -> str:
@@ -270,10 +272,27 @@ def load_task(name: str | TaskSpec, data_dir: str | os.PathLike | None = None, *
         notes.append(f"report capped at {report_cap} of {len(report_src)} rows")
     splits = {"train": train_src.select(np.sort(pool[:n_train])),
               "select": train_src.select(np.sort(select)), "report": report}
+    beside = _load_beside(spec, root, source, check_rows)
+    if beside is not None:
+        notes.append(f"{spec.beside_report[0]} dev set ({len(beside)} rows) scored beside report")
+        if report_cap is not None and report_cap < len(beside):
+            beside = beside.select(np.random.default_rng(seed).permutation(len(beside))[:report_cap])
     note = "; ".join(notes) or "complete"
-    for split in splits.values():
+    for split in [*splits.values(), *([beside] if beside is not None else [])]:
         split.info.description = f"{spec.name} ({source}): {note}"
-    return TaskData(spec, **splits, source=source, notes=note)
+    return TaskData(spec, **splits, source=source, notes=note, beside=beside)
+
+
+def _load_beside(spec: TaskSpec, root: Path | None, source: str, check_rows: bool) -> Dataset | None:
+    """The task's second dev set (`TaskSpec.beside_report`) from where its train came, if it is there."""
+    if spec.beside_report is None:
+        return None
+    _, file, hub_split = spec.beside_report
+    if source.startswith("hub:"):
+        return _hub_to_ours(_load_from_hub(spec, hub_split), spec, hub_split)
+    if root is None or not (root / file.path).exists():
+        return None
+    return rows_to_dataset(read_local_file(root, file, spec, check_rows), spec)
 
 
 def available_tasks(data_dir: str | os.PathLike | None = None,

@@ -39,11 +39,12 @@ def row_texts(ds: Dataset) -> list[set[str]]:
 
 
 def shared_rows(train: TaskData, report: TaskData, unit: str = "sentence") -> list[int]:
-    """Indices of `train`'s train rows that share text with `report`'s report rows: any one
-    sentence (unit="sentence"), or the row's texts all together (unit="row": a pair as a pair)."""
+    """Indices of `train`'s train rows that share text with `report`'s report rows (and its second
+    dev set's, if it has one): any one sentence (unit="sentence"), or the row's texts all together
+    (unit="row": a pair as a pair)."""
     if unit not in ("sentence", "row"):
         raise ValueError(f"unit={unit!r}; choose sentence or row")
-    rows = row_texts(report.report)
+    rows = row_texts(report.report) + (row_texts(report.beside) if report.beside is not None else [])
     seen = set().union(*rows) if unit == "sentence" else {frozenset(texts) for texts in rows}
     mine = row_texts(train.train)
     if unit == "sentence":

@@ -51,6 +51,8 @@ class TaskSpec:
     local_report: LocalFile | None = None  # None: report is held out of the train file (seeded)
     report_alternatives: tuple[LocalFile, ...] = ()  # the same report split in other layouts, tried
                                          # in turn where `local_report` is not there (`report_file`)
+    beside_report: tuple[str, LocalFile, str] | None = None  # (name, local file, hub split) of a second
+                                         # dev set scored beside the report, never chosen on (MNLI: mismatched)
     proxy_of: str | None = None          # a stand-in built from another task's dev file
     control_of: str | None = None        # a control task built from this primary's train split
                                          # (aux_select.data.controls: "MRPC~clone", "MRPC~contra", ...)
@@ -111,7 +113,9 @@ REGISTRY: dict[str, TaskSpec] = {t.name: t for t in [
           392702, 9815, hub_splits=("train", "validation_matched"),
           local_train=LocalFile("glue/MNLI/train.tsv", 392702, rename=_CLASSIC_MNLI),
           local_report=LocalFile("glue/MNLI/dev_matched.tsv", 9815, rename=_CLASSIC_MNLI),
-          report_alternatives=(LocalFile("glue/MNLI/dev_matched.jsonl", 9815),)),
+          report_alternatives=(LocalFile("glue/MNLI/dev_matched.jsonl", 9815),),
+          beside_report=("mismatched", LocalFile("glue/MNLI/dev_mismatched.tsv", 9832, rename=_CLASSIC_MNLI),
+                         "validation_mismatched")),
     _glue("QNLI", "qnli", ("question", "sentence"), "label", ("entailment", "not_entailment"),
           ("accuracy",), INFERENCE, 104743, 104743, 5463),
     _glue("RTE", "rte", ("sentence1", "sentence2"), "label", ("entailment", "not_entailment"),
@@ -124,7 +128,7 @@ REGISTRY: dict[str, TaskSpec] = {t.name: t for t in [
 def _proxy(real: TaskSpec) -> TaskSpec:
     """A labelled stand-in for a task whose local files have no train split: its dev file is
     divided into train / select / report parts with a fixed seed (see data.load_task)."""
-    return replace(real, name=f"{real.name}-proxy", proxy_of=real.name, hub=None,
+    return replace(real, name=f"{real.name}-proxy", proxy_of=real.name, hub=None, beside_report=None,
                    local_train=None, train_size=real.local_report.rows)  # every layout's dev file: one size
 
 

@@ -144,7 +144,9 @@ class Experiment:
     def task_key(self, task: TaskData, splits: Sequence[str] = SPLITS) -> dict:
         """A task's part of a store key: its name and the content hash of each split that the
         result depends on (head importance reads train only, stage 1 train and select)."""
-        return {"name": task.name} | {split: self.catalogue.split_hash(getattr(task, split)) for split in splits}
+        key = {"name": task.name} | {split: self.catalogue.split_hash(getattr(task, split)) for split in splits}
+        beside = task.beside is not None and "report" in splits  # scored with report (MNLI's mismatched)
+        return key | ({"beside": self.catalogue.split_hash(task.beside)} if beside else {})
 
     @property
     def precision(self) -> str:

@@ -270,6 +270,9 @@ def _final_scores(trainer: Trainer, primary: TaskData, config: TrainConfig, stat
         select = trainer.evaluate(primary.name, "select")
     predictions, labels = trainer.predict(primary.name, "report")
     report = task_metrics(spec, predictions, labels)
+    if primary.beside is not None:  # scored beside report under its name ("mismatched accuracy"), never chosen on
+        name = spec.beside_report[0]
+        report |= {f"{name} {m}": v for m, v in task_metrics(spec, *trainer.predict(primary.name, "beside")).items()}
     return select, report, _as_list(predictions, primary), _as_list(labels, primary)
 
 
