@@ -101,7 +101,8 @@ def unique_parts(comparison: Comparison, seed: int, more_parts: Sequence[Part] =
 def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]:
     """GradTS Fig. 1 data: per method, primaries × auxiliary tasks (every task any method
     selected), each cell the fraction of that primary's seeds whose final run included the task;
-    NaN where the task is the primary itself or its proxy (never its candidate)."""
+    NaN where the task is the primary itself or its proxy (never its candidate). Each frame's
+    `attrs["seeds"]` holds how many seeds each primary's row averages."""
     out, tasks = {}, sorted({t for r in results for t in r.selected})
     for method in [m for m in method_names() if m != baseline_method() and any(r.method == m for r in results)]:
         mine = [r for r in results if r.method == method]
@@ -112,6 +113,7 @@ def selection_matrix(results: Sequence[MethodResult]) -> dict[str, pd.DataFrame]
             for task in tasks:
                 own = task == primary or same_data(primary, task)
                 frame.loc[primary, task] = np.nan if own else np.mean([task in r.selected for r in runs])
+        frame.attrs["seeds"] = {p: len({r.seed for r in mine if r.primary == p}) for p in primaries}
         out[method] = frame
     return out
 

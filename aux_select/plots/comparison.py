@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
 
 from aux_select.analysis.verdicts import NO_EVIDENCE
 
@@ -17,7 +18,7 @@ def plot_gains(gains: pd.DataFrame) -> plt.Figure:
     hollow: no evidence."""
     primaries = list(dict.fromkeys(gains["primary"]))
     n_methods = gains.groupby("primary").size().max()
-    fig, axes = plt.subplots(1, len(primaries), figsize=(4.2 * len(primaries), 0.9 + 0.42 * n_methods),
+    fig, axes = plt.subplots(1, len(primaries), figsize=(max(4.2 * len(primaries), 8.0), 1.3 + 0.42 * n_methods),
                              squeeze=False, sharey=False)
     for ax, primary in zip(axes[0], primaries):
         part = gains[gains["primary"] == primary].reset_index(drop=True)
@@ -32,8 +33,13 @@ def plot_gains(gains: pd.DataFrame) -> plt.Figure:
         seeds = int(part["seeds"].max())
         ax.set(title=f"{primary} ({seeds} seed{'s' if seeds > 1 else ''})",
                xlabel=f"gain over single-task, {part['metric'][0]} × 100")
-    fig.suptitle("Report gain with 95 % seed × row bootstrap intervals (filled: beats or loses; hollow: no evidence)")
-    fig.tight_layout()
+    marker = dict(marker="o", ls="none", markeredgecolor="crimson")
+    fig.legend(handles=[Line2D([], [], markerfacecolor="crimson", label="beats or loses (test across seeds)", **marker),
+                        Line2D([], [], markerfacecolor="white", label="no evidence either way", **marker),
+                        Line2D([], [], color="grey", label="95 % seed × row bootstrap interval")],
+               loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("Report gain over single-task, each method's final run")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -45,10 +51,13 @@ def plot_selection_matrix(matrices: dict[str, pd.DataFrame], ncols: int = 3) -> 
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * (1.6 + 0.6 * first.shape[1]), nrows * (1.6 + 0.45 * len(first))),
                              squeeze=False)
     for ax, (method, frame) in zip(axes.flat, matrices.items()):
-        sns.heatmap(frame, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2g", cbar=False, ax=ax,
+        seeds = frame.attrs.get("seeds", {})
+        rows = [f"{p} ({seeds[p]} seed{'s' if seeds[p] != 1 else ''})" if p in seeds else p for p in frame.index]
+        sns.heatmap(frame.set_axis(rows), vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2g", cbar=False, ax=ax,
                     linewidths=0.5, linecolor="white")
         ax.set(title=method, xlabel="auxiliary task", ylabel="primary")  # blank: the primary itself
         ax.tick_params(axis="x", rotation=45)
+        ax.tick_params(axis="y", rotation=0)
     for ax in axes.flat[len(matrices):]:
         ax.axis("off")
     fig.suptitle("Selected auxiliary tasks (fraction of seeds; blank: the primary itself, never a candidate)")
