@@ -8,8 +8,8 @@ process, once with this checkout's `aux_select` and once with another's (`--befo
 memory before it (MB, sampled every 20 ms):
 
   batches     a training stream's first 20 batches of 32 (`make_loader`, as trainers draw them)
-  fg matrices normalising every row's float64 gradients into its instance matrix, as computing
-              GradTS-fg's instance matrices does (in place where the code can)
+  fg matrices GradTS-fg's instance matrices of every row, computed by the code's own function from
+              synthetic float64 gradients a batch at a time (in place of the fine-tuned model's)
   fg taus     seconds per 10k rows of `instance_taus` (every row's tau-b with the primary's matrix)
 
     git worktree add /tmp/before <commit>
@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parents[1]
 HEADS = (12, 12)  # bert-base: layers x heads
@@ -85,10 +86,19 @@ def measure(folder: str, rows: int) -> dict:
             next(stream)
 
     rng = np.random.default_rng(1)
-    gradients = np.abs(rng.standard_normal((rows, *HEADS)))  # float64 (N, L, H), as example_gradients yields
-    # what computing the instance matrices does with the gradients of every row: in place where the code can
-    normalise = getattr(importance, "_normalise_rows", importance.instance_importance)
-    out = {"batches_mb": peak_above(batches), "fg_matrices_mb": peak_above(lambda: normalise(gradients))}
+
+    def gradients(trainer, task, indices, batch_size, progress):  # float64 (B, L, H) per batch, as the model gives them
+        for start in range(0, len(indices), batch_size):
+            pos = list(range(start, min(start + batch_size, len(indices))))
+            yield pos, np.abs(rng.standard_normal((len(pos), *HEADS))), np.full(len(pos), 40.0)
+
+    # GradTS-fg's instance matrices as the code computes them, with the gradients above in place of a model's
+    importance.finetuned, importance.example_gradients = (lambda *a: None), gradients
+    importance.gate_shape = lambda model: HEADS
+    task, exp = SimpleNamespace(name="MNLI", train=range(rows)), SimpleNamespace(progress=False)
+    config = importance.ImportanceConfig(batch_size=32)
+    matrices = peak_above(lambda: importance._compute_instance_importance(exp, task, config))
+    out = {"batches_mb": peak_above(batches), "fg_matrices_mb": matrices}
     sample = importance.instance_importance(rng.random((10_000, *HEADS)))
     start = time.perf_counter()
     instance_taus(rng.random(HEADS), sample)

@@ -188,8 +188,10 @@ def test_one_finetuning_serves_the_task_and_the_instance_matrices(toy, tmp_path,
     exp = Experiment("smoke", store=Store(tmp_path), progress=False)
     task_importance(toy, exp, config=FAST)
     after_task_matrix = len(steps)
-    task_instance_importance(toy, exp, config=FAST)
+    instances = task_instance_importance(toy, exp, config=FAST)
     assert after_task_matrix == 6 and len(steps) == 6  # 1 epoch of 48 rows at batch 8, once
+    assert instances.dtype == np.float32 and instances.shape[0] == len(toy.train)  # half the memory of float64
+    assert ((instances >= 0) & (instances <= 1)).all() and np.isclose(instances.max(axis=(1, 2)), 1).any()
     assert len(list((tmp_path / "finetuned").glob("*.safetensors"))) == 1
     memo = Experiment("smoke", progress=False)  # without a store: kept in the context
     task_instance_importance(toy, memo, config=FAST)

@@ -153,6 +153,11 @@ def claims(results: Sequence[MethodResult], verdicts: pd.DataFrame) -> list[str]
     lines = []
     for primary in dict.fromkeys(r.primary for r in results):
         mine = verdicts[verdicts["primary"] == primary] if len(verdicts) else verdicts
+        if not len(mine):  # the baseline alone so far: nothing to test
+            n = len({r.seed for r in results if r.primary == primary})
+            lines.append(f"**{primary}**: {baseline_method()} only so far ({n} seed{'s' if n != 1 else ''}); "
+                         "no method to test against it yet.")
+            continue
         metric, seeds = primary_metrics(primary)[0], int(mine["seeds"].max()) if len(mine) else 0
         said = {v: [f"{g['method']} ({g['gain']:+.1f} [{g['low']:.1f}, {g['high']:.1f}])"
                     for _, g in mine.iterrows() if g["verdict"] == v] for v in ("beats", "loses")}

@@ -99,7 +99,7 @@ class _Rows(torch.utils.data.Dataset):
 
 def token_lengths(encoded: Dataset) -> np.ndarray:
     """Tokens of every row, from Arrow (an indices mapping, as `select` leaves, respected)."""
-    return pc.list_value_length(encoded.with_format("arrow")["input_ids"]).to_numpy()
+    return pc.list_value_length(encoded.with_format("arrow")[:]["input_ids"]).to_numpy()  # [:]: a table in every datasets version
 
 
 def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int, *,

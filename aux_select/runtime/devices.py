@@ -78,7 +78,15 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+        return "bf16" if _native_cuda_bf16() else "fp16"
     if device.type == "cpu":
         return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
     return "fp32"
+
+
+def _native_cuda_bf16() -> bool:
+    """bf16 in the GPU's own units (Ampere and later), not emulated as on a V100 or T4."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # a torch before `including_emulation`: compute capability 8 or more is native
+        return torch.cuda.is_bf16_supported() and torch.cuda.get_device_capability()[0] >= 8
