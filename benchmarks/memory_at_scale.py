@@ -93,7 +93,7 @@ def measure(folder: str, rows: int) -> dict:
             yield pos, np.abs(rng.standard_normal((len(pos), *HEADS))), np.full(len(pos), 40.0)
 
     # GradTS-fg's instance matrices as the code computes them, with the gradients above in place of a model's
-    importance.finetuned, importance.example_gradients = (lambda *a: None), gradients
+    importance.finetuned, importance.example_gradients = (lambda *a: SimpleNamespace(model=None)), gradients
     importance.gate_shape = lambda model: HEADS
     task, exp = SimpleNamespace(name="MNLI", train=range(rows)), SimpleNamespace(progress=False)
     config = importance.ImportanceConfig(batch_size=32)
