@@ -7,28 +7,20 @@ every layer's row and min-max scale the whole layers x heads matrix to [0, 1]. T
 compared by Kendall's tau-b between their flattened matrices. Selection rules (thres / trial /
 fg) are in `aux_select.methods.gradts.select`.
 
-Token weighting (`ImportanceConfig.token_weighting`):
-  "total"        (default) Michel et al.'s: the per-example |gradients| summed, then divided by
-                 the total token count. That constant cancels in the layer-wise L2 step, so
-                 every example weighs by its gradient alone.
-  "per_example"  each example's |gradient| divided by its own token count before the sum: short
-                 examples weigh more (Kendall tau 0.88 against "total" on 32 RTE rows). Offered
-                 to compare with, never the default.
-Michel et al.'s code takes |.| of each batch's summed gradient; their paper, GradTS and this
-module take it per example (one backward pass per batch gives every example its own gates).
+Token weighting (`ImportanceConfig.token_weighting`): "total" (the default, Michel et al.'s) sums
+the per-example |gradients| and divides by the total token count, a constant that cancels in the
+layer-wise L2 step; "per_example" divides each example by its own token count first, so short
+examples weigh more (Kendall tau 0.88 against "total" on 32 RTE rows; offered to compare with).
+Michel et al.'s code takes |.| of each batch's summed gradient; their paper, GradTS and this module
+take it per example (one backward pass per batch gives every example its own gates).
 
-On the paper's variant: GradTS §3 defines head importance by reference to Michel et al.
-(absolute gate gradients accumulated over the task's data after 3 epochs of single-task
-fine-tuning, normalised per layer, then min-max over all heads). That is this procedure, so
-there is no separate "paper" variant. (The released GradTS code differs from its paper: it takes
-|d loss / d W| of the key and value weights instead of gate gradients, split into heads along
-the input axis, per batch in train mode with dropout on, and normalises each layer by its sum.
-That variant is not offered.)
+GradTS §3 defines head importance by reference to Michel et al., so this is the paper's variant.
+Its released code differs from its paper (|d loss / d W| of the key and value weights split into
+heads, per batch in train mode with dropout on, each layer normalised by its sum): not offered.
 
 The fine-tuned model is stored once per (task, seed, settings) (`finetuned`), so the task matrix
 and GradTS-fg's instance matrices come from one fine-tuning, whichever is asked for first.
-"""
-from __future__ import annotations
+"""from __future__ import annotations
 
 import contextlib
 import math
