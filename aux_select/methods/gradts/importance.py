@@ -18,9 +18,9 @@ GradTS §3 defines head importance by reference to Michel et al., so this is the
 Its released code differs from its paper (|d loss / d W| of the key and value weights split into
 heads, per batch in train mode with dropout on, each layer normalised by its sum): not offered.
 
-The fine-tuned model is stored once per (task, seed, settings) (`finetuned`), so the task matrix
-and GradTS-fg's instance matrices come from one fine-tuning, whichever is asked for first.
-"""from __future__ import annotations
+One fine-tuned model per (task, seed, settings) serves the task and instance matrices (`finetuned`).
+"""
+from __future__ import annotations
 
 import contextlib
 import math
