@@ -81,9 +81,10 @@ class DaskExecutor:
         gpus = torch.cuda.device_count()
         local = {"host": "127.0.0.1"}
         workers = {i: {"cls": Nanny, "options": local | {"nthreads": 1, "env": worker_env(i, settings.threads, gpus),
-                                                         "memory_limit": settings.memory_limit}}
+                                                         "memory_limit": settings.memory_limit, "dashboard": False,
+                                                         "silence_logs": logging.WARNING}}
                    for i in range(n_workers)}
-        scheduler = {"cls": Scheduler, "options": local | {"dashboard_address": None}}
+        scheduler = {"cls": Scheduler, "options": local | {"dashboard": False, "dashboard_address": ":0"}}  # no fixed port
         with dask.config.set({"distributed.scheduler.worker-saturation": settings.worker_saturation}):
             cluster = SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.WARNING)
         return cls(Client(cluster), cluster)
