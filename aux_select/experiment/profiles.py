@@ -188,7 +188,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
         # every run: the primary for up to 7 epochs (GradTS's MT-DNN), scored on select 4 times an
         # epoch, the best weights kept (GradTS reports the highest score), stopped after an epoch
         # without a gain (AutoSeM's early stopping on the plateau); auxiliaries on top within K = 2,
-        # as in cpu. Checkpoints every 2000 steps, a few minutes of an A100 (README "The paper
+        # as in cpu. Checkpoints every 2000 steps, about 3 minutes at 10 steps/s (README "The paper
         # scale"). device "cuda": a driver without a GPU reads results back but never trains
         # bert-base itself (runtime.devices.NoDevice; --allow-cpu overrides)
         train=TrainConfig(batch_size=32, lr=5e-5, patience=4, max_total_factor=2.0, device="cuda",
