@@ -99,7 +99,8 @@ class _Rows(torch.utils.data.Dataset):
 
 def token_lengths(encoded: Dataset) -> np.ndarray:
     """Tokens of every row, from Arrow (an indices mapping, as `select` leaves, respected)."""
-    return pc.list_value_length(encoded.with_format("arrow")[:]["input_ids"]).to_numpy()  # [:]: a table in every datasets version
+    table = encoded.with_format("arrow")[:]  # a pyarrow Table in every datasets version
+    return pc.list_value_length(table["input_ids"]).to_numpy()
 
 
 def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int, *,
@@ -108,11 +109,16 @@ def make_loader(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, batch_size
     seeded). Evaluation: longest first, in a fixed order."""
     lengths = token_lengths(encoded)
     if shuffle:
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths.tolist(), generator=torch.Generator().manual_seed(seed))
+        sampler = _length_grouped(lengths.tolist(), batch_size, seed)
     else:
         sampler = np.argsort(-lengths, kind="stable").tolist()
     return torch.utils.data.DataLoader(_Rows(encoded), batch_size=batch_size, sampler=sampler,
                                        collate_fn=collator(encoded, tokenizer))
+
+
+def _length_grouped(lengths: list[int], batch_size: int, seed: int) -> LengthGroupedSampler:
+    """Rows in random batches of similar length (`transformers`' sampler), seeded."""
+    return LengthGroupedSampler(batch_size, lengths=lengths, generator=torch.Generator().manual_seed(seed))
 
 
 class BatchStream:
@@ -131,9 +137,7 @@ class BatchStream:
         # a DataLoader's iterator draws a base seed from torch's global generator as each epoch starts;
         # so does this stream, so dropout draws are those of runs made with a DataLoader
         torch.empty((), dtype=torch.int64).random_()
-        sampler = LengthGroupedSampler(self.batch_size, lengths=self.lengths,
-                                       generator=torch.Generator().manual_seed(self.epoch_seed(epoch)))
-        order = list(sampler)
+        order = list(_length_grouped(self.lengths, self.batch_size, self.epoch_seed(epoch)))
         self.batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self) -> "BatchStream":
@@ -150,15 +154,12 @@ class BatchStream:
         return self.collate(self.rows.__getitems__(batch))
 
     def seek(self, drawn: int) -> None:
-        """Continue after `drawn` batches, as if they had been drawn (an epoch begun is begun again)."""
-        per_epoch = math.ceil(len(self.rows) / self.batch_size)
-        self.epoch, self.position = divmod(drawn, per_epoch)
+        """Continue after `drawn` batches, as if they had been drawn: an epoch begun is begun again
+        now; at an epoch's end the next batch starts the next one, as it would have."""
+        self.epoch, self.position = divmod(drawn, math.ceil(len(self.rows) / self.batch_size))
         self.batches = None
         if self.position:
             self._start(self.epoch)
-        elif drawn:  # at an epoch's end: the next batch starts the next epoch
-            self.epoch, self.position = self.epoch - 1, per_epoch
-            self.batches = [[]] * per_epoch
 
 
 def collator(encoded: Dataset, tokenizer: PreTrainedTokenizerBase):

@@ -68,5 +68,6 @@ def prefetch_methods(exp: Experiment, primary: str, methods: Sequence[str], seed
                 for function, args in SHARED[name].units(primary, candidates)])
     exp.tasks([primary, *candidates])  # loaded once here, before threads of driven searches read them
     for wave in method_waves(methods):
-        jobs = [(seed, method, (primary, candidates, info.name)) for seed in seeds for info in wave]
-        waves(exp, [j for j in jobs if not method_info(j[2][2]).drives], [j for j in jobs if method_info(j[2][2]).drives])
+        jobs = {drives: [(seed, method, (primary, candidates, info.name)) for seed in seeds for info in wave
+                         if info.drives == drives] for drives in (False, True)}
+        waves(exp, jobs[False], jobs[True])

@@ -16,6 +16,7 @@ from aux_select.runtime.store import (
     write_summary,
 )
 
-__all__ = ["Clock", "Part", "PeakMemory", "peak", "timed", "NoDevice", "pick_device", "resolve_precision", "DaskExecutor", "SerialExecutor", "UnitFailed", "make_executor",
+__all__ = ["Clock", "Part", "PeakMemory", "peak", "timed", "NoDevice", "pick_device", "resolve_precision",
+           "DaskExecutor", "SerialExecutor", "UnitFailed", "make_executor",
            "SCHEMA_VERSION", "JsonResult", "Store", "Summary", "content_hash", "default_store", "jsonable", "make_key",
            "write_summary"]

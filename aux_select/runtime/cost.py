@@ -1,8 +1,9 @@
 """What a result cost to compute: wall and process CPU seconds (`Clock`), peak memory while a block
 runs (`PeakMemory`) and the batches trained. MTL runs, stage 1 and stored arrays (head-importance
 matrices) record them, so a method's cost can be added up from the store whether its parts were
-computed now or long ago. Memory is the host's (the process's resident set), on a GPU too. CPU seconds count every thread of the process: a busy machine inflates
-them far less than it inflates wall time, so they are what costs measured at different times compare on."""
+computed now or long ago. Memory is the host's (the process's resident set), on a GPU too. CPU
+seconds count every thread of the process: a busy machine inflates them far less than it inflates
+wall time, so they are what costs measured at different times compare on."""
 from __future__ import annotations
 
 import math
@@ -75,7 +76,8 @@ class PeakMemory:
 
     def __init__(self, device: str | torch.device = "cpu", interval: float = 0.05):
         self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
-        self.interval, self.peak_mb, self.device_peak_mb = interval, 0.0, math.nan
+        self.interval, self.peak_mb = interval, 0.0
+        self.device_peak_mb: float | None = None  # CUDA only
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 

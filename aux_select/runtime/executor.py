@@ -1,12 +1,13 @@
 """Where independent units of work run: here, one after another, or on Dask workers.
 
     Experiment("cpu", store=store)                              # "serial": today's behaviour
-    Experiment("cpu", store=store, executor="local:2")          # 2 local single-threaded processes (a GPU each, if there are several)
+    Experiment("cpu", store=store, executor="local:2")          # 2 single-threaded processes (a GPU each, if several)
     Experiment("cpu", store=store, executor=client)             # a dask.distributed Client (a SLURMCluster's)
     Experiment("cpu", store=store, executor="tcp://head:8786")  # a running scheduler
 
 A unit is a module-level function `unit(exp, item)` that a worker can import: one MTL run or GP
-point, one head-importance matrix, one bandit trajectory, one method at one seed. It stores what it computes, so little crosses: the context as its settings
+point, one head-importance matrix, one bandit trajectory, one method at one seed. It stores what
+it computes, so little crosses: the context as its settings
 (`Experiment.__reduce__`: each worker loads its own tasks), the item and the unit's small return
 value. Workers share results through the store, which must be a folder all of them see (on a
 cluster, a shared filesystem); its per-key locks keep two workers from training one key twice.

@@ -122,9 +122,8 @@ def run_mtl(tasks: Sequence[TaskData], ratio: Sequence[int], *, encoder: Encoder
         result, earlier = _train_and_score(tasks, ratio, encoder, config, progress,
                                            Path(checkpoint_dir) if checkpoint_dir is not None else None, start, stop)
     wall_s, cpu_s = start.since(earlier)
-    device_mb = None if math.isnan(memory.device_peak_mb) else memory.device_peak_mb
     return RunResult(**result, wall_time_s=wall_s, cpu_time_s=cpu_s, peak_memory_mb=memory.peak_mb,
-                     device_memory_mb=device_mb)
+                     device_memory_mb=memory.device_peak_mb)
 
 
 @dataclass
@@ -159,7 +158,8 @@ class LoopState:
 
     @classmethod
     def from_checkpoint(cls, state: dict, tensors: dict, device: torch.device) -> "LoopState":
-        fields = {k: v for k, v in state.items() if k in cls.__dataclass_fields__} | {"losses": unpack_losses(state["losses"])}
+        fields = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        fields["losses"] = unpack_losses(state["losses"])
         # losses not yet synced stay pending, so the divergence checks fall where they would have
         pending = [torch.tensor(v, dtype=torch.float32, device=device) for v in state["pending"]]
         return cls(**{**fields, "pending": pending, "best_weights": tensors or None})

@@ -34,7 +34,8 @@ class Trainer:
         self.config, self.encoder_config = config, encoder
         self.device = pick_device(config.device)
         self.precision = resolve_precision(config.precision, self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")  # fp16 gradients underflow unscaled
+        # fp16 gradients underflow unscaled; under bf16 and fp32 the scaler does nothing
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
         self.tasks = {t.name: t for t in tasks}
         self.tokenizer = load_tokenizer(encoder)
         self._encoded: dict[tuple[str, str], object] = {}
@@ -53,7 +54,7 @@ class Trainer:
                                        num_training_steps=total)
         self._streams: dict[str, BatchStream] = {}
         self.examples_seen = {name: 0 for name in self.tasks}
-        self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` fast-forward the streams
+        self.batches_drawn = {name: 0 for name in self.tasks}  # lets `restore` seek the streams
         torch.manual_seed(config.seed)  # dropout draws
 
     def autocast(self):
