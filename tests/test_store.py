@@ -327,3 +327,27 @@ def test_a_schema_3_store_moves_to_schema_4_keys_with_nothing_recomputed(tmp_pat
     assert (tmp_path / "SUPERSEDED").read_text() == f"# made by older code\nrun/{make_key('run', new)}\n"
     again = migrate_store(store, progress=False)
     assert (again.moved, again.current) == ({}, 2)  # a second pass moves nothing
+
+
+def test_dropping_patience_rekeys_only_runs_it_never_stopped(tmp_path):
+    from aux_select.runtime.migrate import drop_patience
+    store = Store(tmp_path)
+    train = {"max_steps": 300, "eval_every": 50, "patience": 3}
+    curve = [{"primary_step": s, "select_score": 0.5} for s in range(50, 301, 50)]
+    whole = store.put("run", {"tasks": ["RTE"], "train": train}, {"history": curve, "stopped_at": None})
+    searched = store.put("run", {"tasks": ["RTE", "MRPC"], "train": train},
+                         {"history": curve[:3], "stopped_at": 150})        # the search rule's stop
+    patient = store.put("run", {"tasks": ["CoLA"], "train": train},
+                        {"history": curve[:4], "stopped_at": None})       # patience's stop
+    search = store.put("gp_search", {"tasks": ["RTE", "MRPC"], "train": train}, {"trials": []})
+    old = store.put("run", {"tasks": ["SST-2"], "train": train}, {"history": curve[:1], "stopped_at": None})
+    (tmp_path / "SUPERSEDED").write_text(f"# older code\nrun/{old.stem}\n")
+
+    done = drop_patience(store, progress=False)
+    free = {**train, "patience": None}
+    assert store.get("run", {"tasks": ["RTE"], "train": free})["history"] == curve
+    assert store.get("run", {"tasks": ["RTE", "MRPC"], "train": free})["stopped_at"] == 150
+    assert store.get("run", {"tasks": ["CoLA"], "train": free}) is None and not patient.exists()
+    assert not search.exists() and not whole.exists() and not searched.exists() and old.exists()
+    assert sorted(done.dropped) == sorted([f"run/{patient.stem}", f"gp_search/{search.stem}"])
+    assert drop_patience(store, progress=False).moved == {}  # a second pass moves nothing

@@ -10,6 +10,14 @@ its value and creation time unchanged, an array beside it is renamed with it, an
 SUPERSEDED list follows. Records already at schema 4 are left alone; a record of any other
 schema is reported, not guessed at. Weights cached under `finetuned/` have no record to say what
 made them: they are left, and fine-tuned again on the first miss.
+
+    python -m aux_select.runtime.migrate results/cpu/store --drop-patience
+
+When a profile turns early stopping off (`train.patience` to None; `cpu` did in session 19), a run
+that patience never stopped trained exactly as it would have without it: `drop_patience` re-keys
+those, and deletes the runs patience did stop (trained again, whole, on the next miss) and the
+stored GP searches (`gp_search`), which the next search replays point by point from the runs.
+Entries in SUPERSEDED are left as they are.
 """
 from __future__ import annotations
 
@@ -39,6 +47,7 @@ class Migration:
     moved: dict[str, str] = field(default_factory=dict)
     current: int = 0                                  # records already at this schema
     unknown: list[str] = field(default_factory=list)  # records of no schema this code knows
+    dropped: list[str] = field(default_factory=list)  # records deleted, to be computed again
 
 
 def migrate_store(store: Store, progress: bool = True) -> Migration:
@@ -67,6 +76,44 @@ def migrate_store(store: Store, progress: bool = True) -> Migration:
     return done
 
 
+def stopped_by_patience(record: dict) -> bool:
+    """A run record whose `train.patience` ended it before the primary's budget (neither the search
+    rule's stop, `stopped_at`, nor a failure)."""
+    value, train = record["value"], record["spec"]["train"]
+    history = value.get("history") or []
+    return bool(train.get("patience")) and value.get("stopped_at") is None and not value.get("failure") \
+        and bool(history) and history[-1]["primary_step"] < train["max_steps"]
+
+
+def drop_patience(store: Store, progress: bool = True) -> Migration:
+    """Move `store`'s records to `train.patience=None` keys where patience changed nothing (the
+    module docstring); records listed in SUPERSEDED are left alone."""
+    done, superseded = Migration(), _listed(store.root / SUPERSEDED)
+    for path in tqdm(sorted(store.root.glob("*/*.json")), desc="dropping patience", disable=not progress):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        name, spec = f"{record['kind']}/{record['key']}", record["spec"]
+        if name in superseded or not spec.get("train", {}).get("patience"):
+            done.current += 1
+        elif record["kind"] == "gp_search" or (record["kind"] == "run" and stopped_by_patience(record)):
+            path.unlink()
+            done.dropped.append(name)
+        else:
+            new_spec = {**spec, "train": {**spec["train"], "patience": None}}
+            store.put(record["kind"], new_spec, record["value"], created=record["created"])
+            array = store.path(record["kind"], record["key"], ".npy")
+            if array.exists():
+                os.replace(array, store.path(record["kind"], make_key(record["kind"], new_spec), ".npy"))
+            path.unlink()
+            done.moved[name] = f"{record['kind']}/{make_key(record['kind'], new_spec)}"
+    return done
+
+
+def _listed(listing: Path) -> set[str]:
+    if not listing.exists():
+        return set()
+    return {line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"}
+
+
 def _follow_superseded(listing: Path, moved: dict[str, str]) -> None:
     """Rename the moved entries in the SUPERSEDED list (comments kept)."""
     if not listing.exists():
@@ -78,7 +125,14 @@ def _follow_superseded(listing: Path, moved: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Rewrite a store's schema-3 records under schema-4 keys.")
     parser.add_argument("store", help="the store folder, e.g. results/cpu/store")
+    parser.add_argument("--drop-patience", action="store_true",
+                        help="instead: move records to train.patience=None keys where patience changed nothing")
     args = parser.parse_args(argv)
+    if args.drop_patience:
+        done = drop_patience(Store(args.store))
+        print(f"{len(done.moved)} records moved to patience-free keys, {len(done.dropped)} deleted to be computed "
+              f"again, {done.current} left as they are" + "".join(f"\n  deleted {k}" for k in done.dropped))
+        return
     done = migrate_store(Store(args.store))
     print(f"{len(done.moved)} records moved to schema-4 keys, {done.current} already there, "
           f"{len(done.unknown)} of an unknown schema left as they are" + "".join(f"\n  {k}" for k in done.unknown))
