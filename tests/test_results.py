@@ -23,7 +23,7 @@ from aux_select.analysis.report import (
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
-TABLES = ("comparison", "gains", "cost", "selection")
+TABLES = ("comparison", "gains", "power", "cost", "selection")
 PRIMARIES = sorted(p.name.removeprefix("compare_").removesuffix(".json") for p in RESULTS.glob("compare_*.json"))
 AGGREGATE = (f"python -m aux_select.reproduce --primaries {' '.join(PRIMARIES)} --profile cpu --aggregate-only")
 

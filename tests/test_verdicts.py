@@ -4,8 +4,8 @@ never evidence; Holm's correction against its definition."""
 import numpy as np
 import pytest
 
-from aux_select.analysis.verdicts import (BEATS, LOSES, NO_EVIDENCE, aso_epsilon, holm, seed_row_bootstrap,
-                                          seed_verdicts)
+from aux_select.analysis.verdicts import (BEATS, LOSES, NO_EVIDENCE, aso_epsilon, detectable_gain, holm,
+                                          power_table, seed_row_bootstrap, seed_verdicts, seeds_for_gain)
 from aux_select.methods.registry import MethodResult
 
 ROWS = 200
@@ -78,3 +78,24 @@ def test_aso_says_which_side_dominates():
     assert aso_epsilon([0.9, 0.91, 0.92], [0.6, 0.61, 0.62]) < 0.2 < 0.8 < aso_epsilon([0.6, 0.61, 0.62],
                                                                                      [0.9, 0.91, 0.92])
     assert np.isnan(aso_epsilon([0.9], [0.6]))
+
+
+def scored(method: str, seed: int, accuracy: float) -> MethodResult:
+    return MethodResult(method, "MRPC", seed, [], accuracy, {"accuracy": accuracy, "f1": accuracy}, None, None, [])
+
+
+def test_the_power_note_is_the_seed_spread_of_scores_and_paired_gains():
+    base = [0.70, 0.74, 0.72, 0.76]
+    gain = [0.01, 0.03, 0.01, 0.03]  # a paired spread (sd 1.155 points) far below the scores' (2.582)
+    results = [scored("Single-Task", s, b) for s, b in enumerate(base)]
+    results += [scored("AutoSeM", s, b + g) for s, (b, g) in enumerate(zip(base, gain))]
+    results += [scored("NO-SEL", 0, 0.8)]  # one seed: no spread
+    note = power_table(results).set_index("method")
+    assert note.loc["Single-Task", "seed sd"] == pytest.approx(100 * np.std(base, ddof=1))
+    assert note.loc["AutoSeM", "seed sd"] == pytest.approx(100 * np.std(gain, ddof=1))
+    # (z_.975 + z_.8) = 2.802; (2.802 * 1.155 / 1)^2 = 10.47: 11 seeds for a 1-point gain
+    assert note.loc["AutoSeM", "seeds for the gain"] == 11 == seeds_for_gain(100 * np.std(gain, ddof=1), 1.0)
+    assert np.isnan(note.loc["NO-SEL", "seed sd"]) and np.isnan(note.loc["NO-SEL", "seeds for the gain"])
+    # at the seeds it asks for, a gain of that size is what the test can detect
+    n = seeds_for_gain(2.0, 0.5)
+    assert detectable_gain(2.0 / np.sqrt(n)) <= 0.5 < detectable_gain(2.0 / np.sqrt(n - 1))

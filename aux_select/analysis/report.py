@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from aux_select.analysis import papers
 from aux_select.analysis.controls import ControlBenchmark
@@ -115,6 +117,28 @@ GAINS_CAPTION = (
     "*gain per seed*: the gain at each seed alone, in seed order.")
 
 
+def power_caption(seeds: int) -> str:
+    """What the power note's columns are, and how rough a spread from `seeds` seeds is (its 95 %
+    interval by the chi-square distribution of the sample variance)."""
+    rough = ""
+    if seeds > 1:
+        low, high = (np.sqrt((seeds - 1) / chi2.ppf(q, seeds - 1)) for q in (0.975, 0.025))
+        rough = (f" A spread from {seeds} seeds is itself rough: its 95 % interval runs from {low:.1f} to "
+                 f"{high:.1f} times the estimate, and the seeds asked for scale with its square.")
+    return ("*seed sd*: for the baseline, the sample standard deviation of its report score over seeds; for a "
+            "method, that of its gain over the baseline paired by seed (report ×100). *seeds for the gain* (methods only): "
+            "the seeds a paired test across seeds needs to find a true gain of 1 point with 80 % power at "
+            "α = 0.05, ((z₀.₉₇₅ + z₀.₈) × sd / 1)², the normal approximation of the detectable gains above; "
+            "it counts seed variance only (the verdicts also resample the report rows)." + rough)
+
+
+def power_note(power: pd.DataFrame | None) -> list[str]:
+    """The power section's heading, table and caption (none without a power table)."""
+    if power is None or not len(power):
+        return []
+    return ["## Power: the seeds a 1-point gain needs", markdown(power, False), power_caption(int(power["seeds"].max()))]
+
+
 def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.DataFrame], out_dir: Path,
                      figures_dir: Path, command: str, tables: pd.DataFrame | None = None,
                      benches: Sequence[ControlBenchmark] = ()) -> str:
@@ -147,6 +171,7 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
         markdown(written["gains"], False) if len(written["gains"]) else f"(no method besides {baseline} yet)",
         GAINS_CAPTION if len(written["gains"]) else "",
         figure("06_gains.png", "gains over single-task") if len(written["gains"]) else "",
+        *power_note(written.get("power")),
         "## Cost (GradTS Table 3 layout)",
         COST_CAPTION,
         "\n".join([COST_START, markdown(written["cost"], False), COST_END]),

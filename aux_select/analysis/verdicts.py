@@ -162,3 +162,31 @@ def seed_verdicts(results: Sequence[MethodResult], baseline: str | None = None, 
         found = gain_verdicts(labels, metric, arms, get_task(primary).labels, n_resamples, seed, alpha)
         rows += [{"primary": primary, "method": row.pop("name"), **row} for row in found]
     return pd.DataFrame(rows)
+
+
+def seeds_for_gain(seed_sd: float, gain: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Seeds a paired test across seeds needs to find a true `gain` with `power`, where per-seed
+    gains vary by `seed_sd`: the n at which `detectable_gain(seed_sd / √n)` reaches `gain` (the
+    normal approximation of the tables' detectable gains; it ignores how rough `seed_sd` is)."""
+    return max(2, int(np.ceil((detectable_gain(seed_sd, alpha, power) / gain) ** 2)))
+
+
+def power_table(results: Sequence[MethodResult], baseline: str | None = None, gain: float = 1.0) -> pd.DataFrame:
+    """The power note: per primary, the baseline's report score spread over seeds, and per method
+    the spread of its per-seed gain (paired by seed) with the seeds a `gain` (points ×100) needs.
+    Spreads are sample standard deviations ×100; NaN below two seeds."""
+    baseline, rows = baseline or baseline_method(), []
+    by_key = {(r.method, r.primary, r.seed): r for r in results}
+    for primary in dict.fromkeys(r.primary for r in results):
+        metric = primary_metrics(primary)[0]
+        score = {(m, s): 100 * r.report[metric] for (m, p, s), r in by_key.items() if p == primary}
+        base = [v for (m, _), v in score.items() if m == baseline]
+        rows.append({"primary": primary, "method": baseline, "metric": metric, "seeds": len(base),
+                     "seed sd": np.std(base, ddof=1) if len(base) > 1 else np.nan, "seeds for the gain": np.nan})
+        for method in [m for m in method_names() if m != baseline]:
+            gains = [v - score[baseline, s] for (m, s), v in score.items() if m == method and (baseline, s) in score]
+            sd = np.std(gains, ddof=1) if len(gains) > 1 else np.nan
+            if gains:
+                rows.append({"primary": primary, "method": method, "metric": metric, "seeds": len(gains),
+                             "seed sd": sd, "seeds for the gain": seeds_for_gain(sd, gain) if sd > 0 else np.nan})
+    return pd.DataFrame(rows)

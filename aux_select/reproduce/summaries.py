@@ -12,7 +12,7 @@ import pandas as pd
 from aux_select.analysis.controls import ControlBenchmark, run_control_benchmark
 from aux_select.analysis.report import markdown, results_markdown
 from aux_select.analysis.tables import comparison_table, cost_table, selection_matrix
-from aux_select.analysis.verdicts import seed_verdicts
+from aux_select.analysis.verdicts import power_table, seed_verdicts
 from aux_select.data.registry import task_names
 from aux_select.experiment.context import Experiment
 from aux_select.experiment.profiles import Profile
@@ -85,7 +85,7 @@ def aggregate(primaries: Sequence[str], out_dir: Path, figures_dir: Path, profil
         raise FileNotFoundError(f"no compare_<primary>.json under {out_dir}; run the primaries first")
     results = [r for c in comparisons for r in c.results]
     tables = {"comparison": comparison_table(results), "gains": seed_verdicts(results),
-              "cost": cost_table(comparisons)}
+              "power": power_table(results), "cost": cost_table(comparisons)}
     matrices = selection_matrix(results)
     tables["selection"] = pd.concat(matrices, names=["method", "primary"]) if matrices else pd.DataFrame()
     written = {}

@@ -13,7 +13,7 @@ made them: they are left, and fine-tuned again on the first miss.
 
     python -m aux_select.runtime.migrate results/cpu/store --drop-patience
 
-When a profile turns early stopping off (`train.patience` to None; `cpu` did in session 19), a run
+When a profile turns early stopping off (`train.patience` to None; `cpu` did on 2026-12-06), a run
 that patience never stopped trained exactly as it would have without it: `drop_patience` re-keys
 those, and deletes the runs patience did stop (trained again, whole, on the next miss) and the
 stored GP searches (`gp_search`), which the next search replays point by point from the runs.
