@@ -43,3 +43,20 @@ def test_modules_and_functions_are_short():
                 if length > MAX_FUNCTION_LINES:
                     long_functions.append(f"{path.relative_to(PACKAGE)}:{node.name} ({length} lines)")
     assert not long_modules and not long_functions, (long_modules, long_functions)
+
+
+def test_the_readmes_library_map_names_every_module_with_its_length():
+    import re
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("## Library"):readme.index("## Where this departs")]
+    listed, layer = {}, None
+    for line in block.splitlines():
+        if found := re.match(r"  (\w+)/(\s|$)", line):
+            layer = found.group(1)
+        for name, count in re.findall(r"(\w+\.py)\s+\((\d+)\)", line):
+            listed[next(p for p in (PACKAGE / layer).rglob(name))] = int(count)
+    modules = {p for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    assert sorted(map(str, modules - set(listed))) == [], "modules the README's library map leaves out"
+    wrong = [f"{p.relative_to(PACKAGE)}: README says {n}, it has {len(p.read_text().splitlines())}"
+             for p, n in listed.items() if len(p.read_text().splitlines()) != n]
+    assert not wrong, wrong
