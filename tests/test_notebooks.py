@@ -13,6 +13,8 @@ from aux_select.methods.autosem.stage1 import Stage1Result
 from aux_select.methods.run import Comparison
 from aux_select.analysis.tables import comparison_table
 from aux_select.analysis.controls import ControlBenchmark
+from aux_select.analysis.transfer import TransferRow, run_transfer
+from aux_select.methods.selectors import selector_names
 from aux_select.methods.registry import method_names
 from aux_select.methods.autosem.stage2 import Stage2Result
 from aux_select.experiment.profiles import get_profile, override
@@ -258,7 +260,7 @@ def test_09_control_tasks(fixture_data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_dir, tmp_path, capsys):
+def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_dir, tmp_path, capsys, monkeypatch):
     from aux_select import reproduce
     methods, settings = ["Single-Task", "NO-SEL"], ["bandit.gamma=0.5"]  # a setting notebook 06 must take
     args = ["--primaries", "RTE", "WNLI", "--methods", *methods, "--profile", "smoke", "--set", *settings,
@@ -287,6 +289,21 @@ def test_reproduce_runs_each_primary_once_then_writes_the_tables(fixture_data_di
     reproduce.main(controls)
     assert "RTE: every method and seed already in" in capsys.readouterr().out
 
+    # each primary's transfer row, here against MRPC alone with two selectors (the pool and all ten take minutes)
+    from aux_select.reproduce import summaries
+    monkeypatch.setattr(summaries, "selector_names", lambda: ["Random", "Size"])
+    monkeypatch.setattr(summaries, "run_transfer", lambda primary, seeds, candidates, exp: run_transfer(
+        primary, seeds, ["MRPC"], exp, selectors=["Random", "Size"]))
+    transfer = [*args, "--transfer"]
+    reproduce.main(transfer)
+    row = TransferRow.from_json(json.loads((tmp_path / "out" / "transfer_WNLI.json").read_text()))
+    assert row.candidates == ["MRPC"] and [r.selector for r in row.rankings] == ["Random", "Size"]
+    results = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert "## Measured transfer (notebook 10)" in results and "Popularity" in results
+    assert (tmp_path / "fig" / "10_transfer.png").exists() and (tmp_path / "fig" / "10_selectors.png").exists()
+    reproduce.main(transfer)
+    assert "WNLI: every method and seed already in" in capsys.readouterr().out
+
 
 @pytest.mark.slow
 def test_00_budget(fixture_data_dir, tmp_path):
@@ -298,3 +315,16 @@ def test_00_budget(fixture_data_dir, tmp_path):
     assert summary["choice"]["lr"] in (1e-3, 3e-3) and set(summary["choice"]["primary_steps"]) == {"MRPC", "STS-B"}
     assert_figures(tmp_path, "00_budget.png")
     assert stored(tmp_path, "run") == 4  # one run per primary and rate gives its whole curve
+
+
+@pytest.mark.slow
+def test_10_transfer(fixture_data_dir, tmp_path):
+    # two primaries, two candidates each, two seeds: the verdicts and the popularity prior have what they need
+    run_notebook("10_transfer.ipynb", tmp_path, "transfer_RTE.json", fixture_data_dir, primaries=["RTE", "MRPC"],
+                 primary="MRPC", seeds=[0, 1], candidates=["WNLI", "MRPC", "RTE"], store_dir=str(tmp_path / "store"))
+    rows = [TransferRow.from_json(json.loads((tmp_path / "out" / f"transfer_{p}.json").read_text())) for p in ("RTE", "MRPC")]
+    assert [r.candidates for r in rows] == [["WNLI", "MRPC"], ["WNLI", "RTE"]]
+    assert all(r.seeds == [0, 1] and list(r.gains_by_seed().index) == [0, 1] for r in rows)
+    assert {(r.selector, r.seed) for r in rows[1].rankings} == {(s, seed) for s in selector_names() for seed in (0, 1)}
+    assert all(g["seeds"] == 2 and g["verdict"] in ("beats", "loses", "no evidence") for r in rows for g in r.gains)
+    assert_figures(tmp_path, "10_transfer.png", "10_selectors.png")

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +14,6 @@ from aux_select.analysis.transfer_scores import (
     regret_best_of_top_k,
     regret_mean_of_top_k,
     score_selector,
-    selector_table,
 )
 
 GAINS = {"a": 3.0, "b": 2.0, "c": 1.0, "d": -1.0, "e": -2.0}  # mean gains in points
@@ -75,7 +72,7 @@ def _gains_by_seed(rows: int = 5, noise: float = 0.5, seed: int = 1) -> pd.DataF
     return pd.DataFrame(means + noise * rng.standard_normal((rows, len(GAINS))), columns=list(GAINS))
 
 
-METRICS = ["kendall tau", "ndcg@3", "regret best of top 3", "regret mean of top 3", "precision@3"]
+METRICS = ["kendall tau", "ndcg@3", "regret@1", "regret best of top 3", "regret mean of top 3", "precision@3"]
 
 
 def test_the_bootstrap_interval_holds_the_estimate():
@@ -97,17 +94,17 @@ def test_identical_seeds_give_a_degenerate_interval():
     assert row["regret mean of top 3"] == pytest.approx(2 - 4 / 3)  # gold (3 + 2 + 1) / 3; b, a, d: (2 + 3 - 1) / 3
 
 
-def test_selector_table_has_a_row_per_primary_and_selector():
-    gains = {"P": _gains_by_seed(seed=1), "Q": _gains_by_seed(seed=2)}
-    rankings = [SimpleNamespace(primary=p, selector=s, scores={c: -g if s == "bad" else g for c, g in GAINS.items()},
-                                wall_time_s=t) for p in gains for s, t in (("good", 1.5), ("bad", 0.0))]
-    table = selector_table(rankings, gains, {"P": HELPFUL, "Q": set()}, n_resamples=20)
-    assert list(table[["primary", "selector"]].itertuples(index=False, name=None)) == [
-        ("P", "good"), ("P", "bad"), ("Q", "good"), ("Q", "bad")]
-    assert table["cost s"].tolist() == [1.5, 0.0, 1.5, 0.0]
-    tau = table.set_index(["primary", "selector"])["kendall tau"]
-    assert tau["P", "good"] > tau["P", "bad"] and tau["Q", "good"] > tau["Q", "bad"]
-    assert table.loc[table.primary == "Q", "precision@3"].tolist() == [0, 0]
+def test_a_ranking_per_seed_is_scored_with_each_seed_and_averaged():
+    same = pd.DataFrame([GAINS] * 5)  # identical seeds: each ranking alone is scored on the same gains
+    good = {c: g for c, g in GAINS.items()}
+    bad = {c: -g for c, g in GAINS.items()}
+    row = score_selector([good, bad, bad, bad, bad], same, HELPFUL, k=3, n_resamples=200)
+    assert row["kendall tau"] == pytest.approx((1 - 4) / 5)
+    assert row["regret best of top 3"] == pytest.approx(4 * 2 / 5)  # reversed: best of e, d, c is 1, 2 below a
+    assert row["regret@1"] == pytest.approx(4 * 5 / 5)  # reversed: e first, 3 - (-2) below a
+    assert -1 <= row["kendall tau low"] < row["kendall tau"] < row["kendall tau high"] <= 1  # the draws differ
+    with pytest.raises(ValueError, match="2 rankings for 5 seeds"):
+        score_selector([good, bad], same, HELPFUL)
 
 
 def test_popularity_prior_leaves_the_primary_out():

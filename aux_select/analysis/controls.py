@@ -24,13 +24,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from aux_select.analysis.tables import cost_columns, cost_table, unique_parts
-from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, gain_verdicts
+from aux_select.analysis.transfer import pairwise_gains
+from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE
 from aux_select.data.registry import CONTROL_KINDS, control_names, get_task
 from aux_select.experiment.context import Experiment, as_experiment
-from aux_select.methods.registry import run_part
 from aux_select.methods.run import Comparison, run_methods
 from aux_select.runtime.cost import Part, peak
 from aux_select.runtime.store import JsonResult
@@ -130,23 +129,11 @@ class ControlBenchmark(JsonResult):
 def ground_truth(primary: str, seeds: Sequence[int], exp: Experiment, n_resamples: int = 1000
                  ) -> tuple[list[dict], list[dict]]:
     """(runs, truth): the primary alone and with each control at 1:1 at every seed (stored MTL
-    runs), and per control its gain over the primary alone with the seed-level verdict."""
-    exp = control_context(exp, primary)
-    metric = get_task(primary).metrics[0]
-    runs, predictions, scores, labels = [], {}, {}, None
-    jobs = [(seed, control) for seed in seeds for control in (None, *control_names(primary))]
-    for seed, control in tqdm(jobs, desc=f"control runs for {primary}", disable=not exp.progress, delay=10):
-        names = [primary] if control is None else [primary, control]
-        run = exp.with_seed(seed).run(names)
-        runs.append({"control": control, "seed": seed, "report": dict(run.report), "select_score": run.select_score,
-                     "part": run_part(run)})
-        predictions.setdefault(control, []).append(run.report_predictions)
-        scores.setdefault(control, []).append(run.report[metric])
-        labels = run.report_labels
-    arms = {c: Arm(predictions[c], predictions[None], scores[c], scores[None]) for c in control_names(primary)}
-    truth = gain_verdicts(labels, metric, arms, get_task(primary).labels, n_resamples)
-    return runs, [{"control": row.pop("name"), **row, "verdict": AS_CONTROL.get(row["verdict"], NO_EVIDENCE)}
-                  for row in truth]
+    runs, `transfer.pairwise_gains`), and per control its gain over the primary alone with the
+    seed-level verdict in a control's words."""
+    runs, truth = pairwise_gains(primary, control_names(primary), seeds, control_context(exp, primary),
+                                 n_resamples=n_resamples, name="control")
+    return runs, [{**row, "verdict": AS_CONTROL.get(row["verdict"], NO_EVIDENCE)} for row in truth]
 
 
 def run_control_benchmark(primary: str, methods: Sequence[str] | None = None, seeds: Sequence[int] = (0,),

@@ -3,15 +3,15 @@
 `reproduce --aggregate-only` writes it beside the summaries (results/<profile>/RESULTS.md); the
 README quotes its headline table, and tests/test_results.py checks that both are what the
 committed summaries give. Nothing in it is typed by hand: the numbers come from the
-compare_<primary>.json summaries, the control benchmarks' controls_<primary>.json, the budget
-study's budget.json and the papers' tables.csv.
+compare_<primary>.json summaries, the control benchmarks' controls_<primary>.json, the transfer
+matrix's transfer_<primary>.json, the budget study's budget.json and the papers' tables.csv.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from scipy.stats import chi2
 from aux_select.analysis import papers
 from aux_select.analysis.controls import ControlBenchmark
 from aux_select.analysis.papers import claims, papers_table
+from aux_select.analysis.transfer import verdict_counts
 from aux_select.experiment.profiles import get_profile
 from aux_select.methods.registry import baseline_method, claimed_order
 from aux_select.methods.run import Comparison
@@ -139,6 +140,46 @@ def power_note(power: pd.DataFrame | None) -> list[str]:
     return ["## Power: the seeds a 1-point gain needs", markdown(power, False), power_caption(int(power["seeds"].max()))]
 
 
+TRANSFER_CAPTION = (
+    "Each primary with each candidate of its pool at 1:1 (the primary its whole budget, the candidate as many "
+    "batches on top), against the primary alone at the same seed: *gain* report ×100 with its 95 % seed × row "
+    "interval, Holm's correction over the primary's candidates; *beats* = helpful, *loses* = harmful.")
+SELECTORS_CAPTION = (
+    "Each selector's ranking of a primary's candidates scored against the measured mean gains (a selector that "
+    "ranks at each seed is scored with each seed's ranking, averaged), each with its 95 % seed-bootstrap "
+    "interval in brackets. *τ*: Kendall's τ-b with the gains; *NDCG@3*: ranx, relevance the gain clipped at 0 "
+    "(blank where no candidate gains); *regret@1*: the best candidate's gain minus the gain of the selector's first; "
+    "*regret best of 3*: the best gain minus the best among its top 3; *regret mean of 3*: the gold top 3's mean "
+    "gain minus its top 3's (points); *precision@3*: the share of its top 3 with a helpful verdict. Cost: CPU "
+    "seconds per ranking, its own work and with the stored work it reads (GradTS's fine-tunes and head matrices, "
+    "AutoSeM's stage 1; for the popularity prior, the other primaries' pairs).")
+SELECTOR_COLUMNS = {"kendall tau": "τ", "ndcg@3": "NDCG@3", "regret@1": "regret@1",
+                    "regret best of top 3": "regret best of 3", "regret mean of top 3": "regret mean of 3",
+                    "precision@3": "precision@3"}
+
+
+def with_interval(table: pd.DataFrame, column: str) -> pd.Series:
+    """"0.33 [-0.2, 0.8]" per row from `column` and its "<column> low" / "<column> high"."""
+    return pd.Series([f"{v:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(v) else ""
+                      for v, lo, hi in table[[column, f"{column} low", f"{column} high"]].to_numpy(dtype=float)],
+                     index=table.index)
+
+
+def transfer_section(transfer: pd.DataFrame, selectors: pd.DataFrame, figure: Callable[[str, str], str]) -> list[str]:
+    """The transfer matrix's heading, counts, table and heat map, then the selector table and figure."""
+    counts = verdict_counts(transfer)
+    seeds = ", ".join(f"{p}: {n}" for p, n in transfer.groupby("primary", sort=False)["seeds"].max().items())
+    shown = selectors[["primary", "selector"]].assign(
+        **{name: with_interval(selectors, column) for column, name in SELECTOR_COLUMNS.items()},
+        **{"own CPU s": selectors["own CPU s"], "CPU s with what it reads": selectors["CPU s with what it reads"]})
+    return ["## Measured transfer (notebook 10)", TRANSFER_CAPTION,
+            f"{counts['pairs']} pairs (seeds per primary: {seeds}): {counts['helpful']} helpful, {counts['harmful']} "
+            "harmful, the rest no evidence either way.",
+            markdown(transfer.drop(columns=["metric"]), False), figure("10_transfer.png", "transfer matrix"),
+            "### Selectors scored against the measured transfer", SELECTORS_CAPTION, markdown(shown, False),
+            figure("10_selectors.png", "selectors: quality against cost")]
+
+
 def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.DataFrame], out_dir: Path,
                      figures_dir: Path, command: str, tables: pd.DataFrame | None = None,
                      benches: Sequence[ControlBenchmark] = ()) -> str:
@@ -189,6 +230,8 @@ def results_markdown(comparisons: Sequence[Comparison], written: dict[str, pd.Da
                          "Minutes, mean over seeds, as the store recorded each part when it was first computed.",
                          markdown(bench.cost_table(), False),
                          figure(f"09_{bench.primary}_controls.png", f"{bench.primary} control benchmark")]
+    if "transfer" in written:
+        sections += transfer_section(written["transfer"], written["selectors"], figure)
     budget = out_dir / "budget.json"
     if budget.exists():
         choice = json.loads(budget.read_text())["choice"]

@@ -1,7 +1,7 @@
 """How well a cheap selector's ranking predicts the measured transfer matrix.
 
     row = score_selector(ranking.scores, gains_by_seed["RTE"], helpful["RTE"])   # a flat dict
-    table = selector_table(rankings, gains_by_seed, helpful)   # a row per primary and selector
+    row = score_selector([r.scores for r in rankings], ...)         # one ranking per seed, paired with its gains
 
 `gains_by_seed[primary]` holds, per seed (rows) and candidate (columns), the gain in points of
 primary + candidate (1:1) over the primary alone on report; `helpful[primary]` the candidates
@@ -12,16 +12,14 @@ Ranks break ties by name, as `SelectorRanking.order` does.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ConstantInputWarning, kendalltau
-
-if TYPE_CHECKING:  # only a type here: importing selectors would import torch and transformers
-    from aux_select.methods.selectors import SelectorRanking
 
 CONFIDENCE = 0.95       # the bootstrap's percentile interval
 RELEVANCE_SCALE = 100   # ranx's Qrels truncate relevance to int: relevance in hundredths of a point
@@ -96,6 +94,7 @@ def _metrics(scores: dict[str, float], helpful: set[str], k: int) -> dict[str, C
     return {
         "kendall tau": lambda g: kendall_tau(scores, g),
         f"ndcg@{k}": lambda g: ndcg_at_k(scores, g, k),
+        "regret@1": lambda g: regret_best_of_top_k(scores, g, 1),  # both definitions agree at k = 1
         f"regret best of top {k}": lambda g: regret_best_of_top_k(scores, g, k),
         f"regret mean of top {k}": lambda g: regret_mean_of_top_k(scores, g, k),
         f"precision@{k}": lambda g: precision_at_k({c: s for c, s in scores.items() if c in g}, helpful, k),
@@ -108,37 +107,45 @@ def _mean_gains(values: np.ndarray, columns: Sequence[str]) -> dict[str, float]:
         return dict(zip(columns, np.nanmean(values, axis=0).tolist()))
 
 
-def score_selector(scores: dict[str, float], gains_by_seed: pd.DataFrame, helpful: set[str], k: int = 3,
-                   n_resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+def score_selector(scores: dict[str, float] | Sequence[dict[str, float]], gains_by_seed: pd.DataFrame,
+                   helpful: set[str], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> dict[str, float]:
     """Every metric on the mean gains over seeds, with a seed-bootstrap percentile interval
     ("<metric> low" / "<metric> high"): the seed rows are resampled with replacement and the mean
-    gains and metric recomputed; `helpful` stays fixed. NaN metrics of a resample are dropped."""
+    gains and metric recomputed; `helpful` stays fixed. `scores` is one ranking, or one per seed
+    row (a selector that ranks at each seed): then a metric is the mean over the drawn seeds of each
+    one's ranking scored on the drawn mean gains. NaN metrics of a resample are dropped."""
     values, columns = gains_by_seed.to_numpy(dtype=float), list(gains_by_seed.columns)
-    metrics = _metrics(scores, helpful, k)
-    mean = _mean_gains(values, columns)
+    per_seed = [scores] if isinstance(scores, dict) else list(scores)
+    if len(per_seed) not in (1, len(values)):
+        raise ValueError(f"{len(per_seed)} rankings for {len(values)} seeds of gains; give one, or one per seed")
+    metrics = [_metrics(s, helpful, k) for s in per_seed]  # per ranking: name -> metric of the mean gains
+    owner = np.arange(len(values)) if len(per_seed) > 1 else np.zeros(len(values), dtype=int)  # seed row -> ranking
+
+    @functools.lru_cache(maxsize=None)  # a draw is a multiset of seeds: five seeds give only 126 of them
+    def scored_once(rows: tuple[int, ...]) -> dict[str, float]:
+        rows = np.array(rows)
+        gains = _mean_gains(values[rows], columns)
+        drawn, times = np.unique(owner[rows], return_counts=True)  # each ranking scored once, weighted by draws
+        out = {}
+        for name in metrics[0]:
+            found = np.array([metrics[r][name](gains) for r in drawn])
+            finite = np.isfinite(found)
+            out[name] = float(np.average(found[finite], weights=times[finite])) if finite.any() else math.nan
+        return out
+
+    def scored(rows: np.ndarray) -> dict[str, float]:
+        return scored_once(tuple(sorted(rows.tolist())))
+
     rng = np.random.default_rng(seed)
-    draws = {name: [] for name in metrics}
-    for rows in rng.integers(0, len(values), size=(n_resamples, len(values))):
-        resampled = _mean_gains(values[rows], columns)
-        for name, metric in metrics.items():
-            draws[name].append(metric(resampled))
+    draws = [scored(rows) for rows in rng.integers(0, len(values), size=(n_resamples, len(values)))]
     tail = 100 * (1 - CONFIDENCE) / 2
-    out: dict[str, float] = {"seeds": len(values), "candidates": len(_common(scores, mean))}
-    for name, metric in metrics.items():
-        finite = [d for d in draws[name] if math.isfinite(d)]
+    point = scored(np.arange(len(values)))
+    out: dict[str, float] = {"seeds": len(values), "candidates": len(_common(per_seed[0], _mean_gains(values, columns)))}
+    for name in metrics[0]:
+        finite = [d[name] for d in draws if math.isfinite(d[name])]
         low, high = np.percentile(finite, [tail, 100 - tail]).tolist() if finite else (math.nan, math.nan)
-        out.update({name: metric(mean), f"{name} low": low, f"{name} high": high})
+        out.update({name: point[name], f"{name} low": low, f"{name} high": high})
     return out
-
-
-def selector_table(rankings: Sequence[SelectorRanking], gains_by_seed: dict[str, pd.DataFrame],
-                   helpful: dict[str, set[str]], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """A row per (primary, selector): `score_selector`'s fields and the selector's own cost in seconds."""
-    rows = [{"primary": r.primary, "selector": r.selector,
-             **score_selector(r.scores, gains_by_seed[r.primary], helpful.get(r.primary, set()), k, n_resamples, seed),
-             "cost s": r.wall_time_s}
-            for r in rankings]
-    return pd.DataFrame(rows)
 
 
 def popularity_prior(gains_by_seed: dict[str, pd.DataFrame], primary: str) -> dict[str, float]:

@@ -75,7 +75,7 @@ def _selection_details(selection: SelectionResult) -> dict:
                        for t in selection.trials]}
 
 
-def _stage1_part(stage1: Stage1Result) -> Part:
+def stage1_part(stage1: Stage1Result) -> Part:
     return Part(f"stage 1: {len(stage1.trajectory)} bandit rounds", stage1.wall_time_s, stage1.peak_memory_mb,
                 cpu_time_s=stage1.cpu_time_s, steps=len(stage1.trajectory) * stage1.settings["batches_per_round"])
 
@@ -100,7 +100,7 @@ def autosem_p1(exp: Experiment, primary: str, candidates: list[str]) -> MethodRe
     """Stage 1's selection, mixed uniformly within the profile's K."""
     stage1 = run_stage1(primary, candidates, exp)
     run = exp.run([primary, *stage1.selected])
-    return method_result("AutoSeM-p1", exp, run, [_stage1_part(stage1), run_part(run)],
+    return method_result("AutoSeM-p1", exp, run, [stage1_part(stage1), run_part(run)],
                          details={"utilities": stage1.utilities, "pulls": stage1.pulls},
                          ranking=stage1.ranking)
 
@@ -115,7 +115,7 @@ def autosem(exp: Experiment, primary: str, candidates: list[str]) -> MethodResul
         raise RuntimeError(f"every GP trial for {primary} failed (seed {exp.seed}); see the trials in notebook 03")
     runs = [trial_run(exp, stage2.tasks, t) for t in stage2.trials]  # stored: read back
     best = next(r for t, r in zip(stage2.trials, runs) if t.finished and t.ratio == stage2.best_ratio)
-    return method_result("AutoSeM", exp, best, [_stage1_part(stage1), *map(run_part, runs)],
+    return method_result("AutoSeM", exp, best, [stage1_part(stage1), *map(run_part, runs)],
                          details={"utilities": stage1.utilities, "pulls": stage1.pulls,
                                   "trials": [{"ratio": t.ratio, "select_score": t.select_score, "failure": t.failure,
                                               "stopped_at": t.stopped_at} for t in stage2.trials]},

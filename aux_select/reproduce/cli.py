@@ -3,11 +3,13 @@ control-task benchmark), its summary and figures, then the tables and RESULTS.md
 
     aux-select --primaries RTE MRPC --seeds 0 1 2 --profile cpu       # = python -m aux_select.reproduce
     aux-select --primaries MRPC --seeds 0 1 2 --controls              # controls_<primary>.json instead
+    aux-select --primaries MRPC RTE --seeds 0 1 2 --transfer          # transfer_<primary>.json: the matrix's rows
     aux-select --primaries RTE --plugin mymethods --methods Single-Task My-Method
     aux-select --primaries RTE --notebooks                            # also notebook 06 per primary, executed
 
-Each primary runs `methods.run_methods` (with --controls `analysis.run_control_benchmark`) and
-writes compare_<primary>.json (merged with what is there) and its figures; a primary whose summary
+Each primary runs `methods.run_methods` (with --controls `analysis.run_control_benchmark`, with
+--transfer `analysis.run_transfer`: each candidate at 1:1 and every selector) and writes
+compare_<primary>.json (merged with what is there) and its figures; a primary whose summary
 already covers the asked methods and seeds is skipped. Every run goes through the store, so an
 interrupted reproduction loses at most the run in progress: start the same command again. Then
 the aggregate tables (markdown + CSV), figures and RESULTS.md are written from every requested
@@ -30,7 +32,7 @@ from aux_select.experiment.context import output_dirs
 from aux_select.experiment.profiles import override
 from aux_select.methods.registry import method_names
 from aux_select.reproduce.notebooks import execute_notebook, notebooks_folder
-from aux_select.reproduce.summaries import aggregate, is_done, run_primary, summary_path
+from aux_select.reproduce.summaries import COMPARE, CONTROLS, TRANSFER, aggregate, is_done, run_primary, summary_path
 from aux_select.runtime.devices import ALLOW_CPU
 from aux_select.runtime.executor import make_executor
 from aux_select.runtime.store import Store
@@ -76,11 +78,15 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", default=None, help="summaries and tables (default: results/<profile>)")
     parser.add_argument("--figures-dir", default=None, help="figures (default: figures/<profile>)")
     parser.add_argument("--store-dir", default=None, help="stored runs (default: AUX_SELECT_STORE, then results/<profile>/store)")
-    parser.add_argument("--controls", action="store_true",
-                        help="run the control-task benchmark per primary (controls_<primary>.json) instead of the comparison")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--controls", action="store_true",
+                      help="run the control-task benchmark per primary (controls_<primary>.json) instead of the comparison")
+    kind.add_argument("--transfer", action="store_true",
+                      help="measure each primary's row of the transfer matrix (each candidate at 1:1 against the "
+                           "primary alone) and rank its candidates with every selector (transfer_<primary>.json)")
     parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from existing summaries")
     parser.add_argument("--notebooks", nargs="?", const="", default=None, metavar="PATH",
-                        help="also execute notebook 06 (--controls: 09) per primary into <out>/notebooks, reading "
+                        help="also execute notebook 06 (--controls: 09, --transfer: 10) per primary into <out>/notebooks, reading "
                              "back what was stored (default PATH: the checkout's notebooks/ folder)")
     parser.add_argument("--executor", default="serial",
                         help="where the work runs: serial (default), local:N (N worker processes) or a Dask "
@@ -103,11 +109,15 @@ def _run_primaries(args: argparse.Namespace, todo: Sequence[str], profile, out_d
     try:
         for primary in tqdm(todo, desc="primaries", disable=len(todo) < 2):
             path = run_primary(primary, methods=args.methods, seeds=args.seeds, profile=profile, data_dir=data_dir,
-                               out_dir=out_dir, figures_dir=figures_dir, store=store, controls=args.controls,
+                               out_dir=out_dir, figures_dir=figures_dir, store=store, kind=summary_kind(args),
                                executor=executor)
             print(f"{primary}: wrote {path}")
     finally:
         executor.close()
+
+
+def summary_kind(args: argparse.Namespace) -> str:
+    return CONTROLS if args.controls else TRANSFER if args.transfer else COMPARE
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -120,19 +130,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir, figures_dir = out_dir.resolve(), figures_dir.resolve()
     notebooks = notebooks_folder(args.notebooks) if args.notebooks is not None else None  # fails before training
     if not args.aggregate_only:
-        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label, args.controls)]
+        kind = summary_kind(args)
+        todo = [p for p in args.primaries if not is_done(out_dir, p, args.methods, args.seeds, profile.label, kind)]
         for primary in set(args.primaries) - set(todo):
-            print(f"{primary}: every method and seed already in {summary_path(out_dir, primary, args.controls)}; skipped")
+            print(f"{primary}: every method and seed already in {summary_path(out_dir, primary, kind)}; skipped")
         _run_primaries(args, todo, profile, out_dir, figures_dir, store)
         for primary in args.primaries if notebooks else []:
             executed = execute_notebook(primary, notebooks=notebooks, methods=args.methods, seeds=args.seeds,
                                         profile=profile.name, settings=args.settings, data_dir=args.data_dir,
                                         out_dir=out_dir, figures_dir=figures_dir, store_dir=store.root.resolve(),
-                                        controls=args.controls)
+                                        kind=kind, primaries=args.primaries if args.transfer else ())
             print(f"{primary}: executed {executed}")
-    if not any(summary_path(out_dir, p).exists() for p in args.primaries) and args.controls:
-        print(f"the control benchmarks are in {out_dir}; RESULTS.md, which shows them, needs the primaries' "
-              f"comparison too: run the same command without --controls")
+    if not any(summary_path(out_dir, p).exists() for p in args.primaries) and (args.controls or args.transfer):
+        print(f"the {'control benchmarks' if args.controls else 'transfer rows'} are in {out_dir}; RESULTS.md, which "
+              f"shows them, needs the primaries' comparison too: run the same command without "
+              f"{'--controls' if args.controls else '--transfer'}")
         return
     for name, path in aggregate(args.primaries, out_dir, figures_dir, profile.label).items():
         print(f"{name}: {path}")

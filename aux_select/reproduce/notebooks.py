@@ -1,5 +1,5 @@
-"""Executing a notebook per primary (`reproduce --notebooks`): notebook 06 (with --controls 09)
-through papermill, reading back what `reproduce` has just stored. Its executed copy lands in
+"""Executing a notebook per primary (`reproduce --notebooks`): notebook 06 (with --controls 09,
+with --transfer 10) through papermill, reading back what `reproduce` has just stored. Its executed copy lands in
 <out>/notebooks/; it runs in the checkout with folders relative to it, so it names no folder of
 the machine that ran it, and each progress bar in it is left as its last frame (`readable_bars`)."""
 from __future__ import annotations
@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-COMPARE, CONTROLS = "06_compare", "09_control_tasks"  # the notebook per primary, without or with --controls
+NOTEBOOKS = {"compare": "06_compare", "controls": "09_control_tasks", "transfer": "10_transfer"}  # per summary kind
+COMPARE = NOTEBOOKS["compare"]
 
 
 def notebooks_folder(folder: str | os.PathLike | None = None) -> Path:
@@ -26,11 +27,11 @@ def notebooks_folder(folder: str | os.PathLike | None = None) -> Path:
 
 def execute_notebook(primary: str, *, notebooks: Path, methods: Sequence[str], seeds: Sequence[int], profile: str,
                      settings: Sequence[str], data_dir: str | None, out_dir: Path, figures_dir: Path, store_dir: Path,
-                     controls: bool = False) -> Path:
-    """Notebook 06 (controls: 09) for one primary, headless, in the folder above `notebooks`;
-    returns the executed notebook's path."""
+                     kind: str = "compare", primaries: Sequence[str] = ()) -> Path:
+    """Notebook 06 (controls: 09; transfer: 10, its matrix over `primaries`) for one primary,
+    headless, in the folder above `notebooks`; returns the executed notebook's path."""
     import papermill  # only here: the rest of reproduce works without it
-    name, root = CONTROLS if controls else COMPARE, notebooks.parent
+    name, root = NOTEBOOKS[kind], notebooks.parent
     executed = out_dir / "notebooks" / f"{name}_{primary}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     relative = lambda path: os.path.relpath(Path(path).resolve(), root)  # noqa: E731
@@ -40,7 +41,7 @@ def execute_notebook(primary: str, *, notebooks: Path, methods: Sequence[str], s
             parameters={"primary": primary, "methods": list(methods), "seeds": list(seeds), "profile": profile,
                         "settings": list(settings), "data_dir": data_dir and relative(data_dir),
                         "out_dir": relative(out_dir), "figures_dir": relative(figures_dir),
-                        "store_dir": relative(store_dir)})
+                        "store_dir": relative(store_dir), **({"primaries": list(primaries)} if primaries else {})})
     finally:  # a notebook stopped by an error is read too
         if executed.exists():
             readable_bars(executed)

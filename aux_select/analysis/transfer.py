@@ -1,0 +1,195 @@
+"""The measured transfer matrix: each primary with each candidate of its pool at 1:1, against the
+primary alone, at every seed. Its gains and their seed-level verdicts (`analysis.verdicts`) are the
+ground truth every selector is scored against (`analysis.transfer_scores`).
+
+    row = run_transfer("MRPC", seeds=range(5), exp=exp)   # TransferRow: runs, gains, rankings
+    rows = run_transfer_matrix(["RTE", "MRPC"], range(5), exp=exp, out_dir="results/cpu")  # a row per primary
+    row.gains_by_seed()                  # seeds × candidates: the gain in points at each seed
+    transfer_table(rows)                 # a row per (primary, candidate): gain, interval, verdict
+    selector_scores(rows)                # a row per (primary, selector): τ, NDCG@3, regret, precision, cost
+    plots.plot_transfer(transfer_table(rows)); plots.plot_selector_cost(selector_scores(rows))
+
+Every pair is one stored run (`Experiment.run`), so what the comparison trained already is read
+back: the primary alone is its single-task run, and a greedy search's first trial that finished
+is the pair's run. At 1:1 the primary trains its whole budget and the candidate as many batches
+on top (the fair budget). The gains are evaluations, like every report score: they decide nothing.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from aux_select.analysis.transfer_scores import popularity_prior, score_selector
+from aux_select.analysis.verdicts import BEATS, LOSES, Arm, gain_verdicts
+from aux_select.data.registry import get_task
+from aux_select.experiment.context import Experiment, as_experiment
+from aux_select.methods.autosem.stage1 import run_stage1
+from aux_select.methods.catalogue import stage1_part
+from aux_select.methods.fanout import waves
+from aux_select.methods.registry import SHARED, run_part
+from aux_select.methods.selectors import STAGE1, SelectorRanking, run_selector, selector_names
+from aux_select.runtime.cost import Part
+from aux_select.runtime.store import SCHEMA_VERSION, JsonResult
+from aux_select.train.run import RunResult
+
+POPULARITY = "Popularity"  # the source-popularity prior: a candidate's mean measured gain over the other primaries
+
+
+def pair_run(primary: str, partner: str | None, *, exp: Experiment) -> RunResult:
+    """The primary alone (partner None) or with `partner` at 1:1: one stored run."""
+    return exp.run([primary] if partner is None else [primary, partner])
+
+
+def pairwise_gains(primary: str, partners: Sequence[str], seeds: Sequence[int], exp: Experiment, *,
+                   n_resamples: int = 1000, name: str = "candidate") -> tuple[list[dict], list[dict]]:
+    """(runs, gains): the primary alone and with each partner at 1:1 at every seed, each run a
+    dict with the partner under `name` (None: alone); per partner `verdicts.gain_verdicts`' row
+    (Holm over the partners), the partner under `name`. With a parallel executor the runs fan out first."""
+    jobs = [(seed, partner) for seed in seeds for partner in (None, *partners)]
+    if exp.parallel:
+        waves(exp, [(seed, pair_run, (primary, partner)) for seed, partner in jobs])
+    metric = get_task(primary).metrics[0]
+    runs, predictions, scores, labels = [], {}, {}, None
+    for seed, partner in tqdm(jobs, desc=f"{name} runs for {primary}", disable=not exp.progress, delay=10):
+        run = pair_run(primary, partner, exp=exp.with_seed(seed))
+        runs.append({name: partner, "seed": seed, "report": dict(run.report), "select_score": run.select_score,
+                     "part": run_part(run)})
+        predictions.setdefault(partner, []).append(run.report_predictions)
+        scores.setdefault(partner, []).append(run.report[metric])
+        labels = run.report_labels
+    arms = {p: Arm(predictions[p], predictions[None], scores[p], scores[None]) for p in partners}
+    rows = gain_verdicts(labels, metric, arms, get_task(primary).labels, n_resamples)
+    return runs, [{name: row.pop("name"), **row} for row in rows]
+
+
+def shared_cost(work: str, exp: Experiment, primary: str, candidates: Sequence[str]) -> Part:
+    """What the stored work a selector reads cost when it was computed (it is computed if missing)."""
+    if work == STAGE1:
+        return stage1_part(run_stage1(primary, list(candidates), exp))
+    return SHARED[work].cost(exp, primary, candidates)
+
+
+@dataclass
+class TransferRow(JsonResult):
+    primary: str
+    metric: str                   # the primary's first official metric, on report
+    seeds: list[int]
+    candidates: list[str]
+    runs: list[dict]              # per seed the primary alone (candidate None) and with each candidate at 1:1:
+                                  # {"candidate", "seed", "report", "select_score", "part"}
+    gains: list[dict]             # per candidate: `verdicts.gain_verdicts`' row (points ×100)
+    rankings: list[SelectorRanking] = field(default_factory=list)  # every selector at every seed
+    read_cost: dict = field(default_factory=dict)  # selector -> CPU s of the stored work it reads, mean over seeds
+    settings: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**{k: getattr(self, k) for k in ("primary", "metric", "seeds", "candidates", "gains", "read_cost",
+                                                 "settings")},
+                "runs": [{**r, "part": asdict(r["part"])} for r in self.runs],
+                "rankings": [r.to_json() for r in self.rankings]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TransferRow":
+        return cls(**{**d, "runs": [{**r, "part": Part.from_json(r["part"])} for r in d["runs"]],
+                      "rankings": [SelectorRanking.from_json(r) for r in d["rankings"]]})
+
+    def gains_by_seed(self) -> pd.DataFrame:
+        """Seeds (rows) × candidates (columns): report gain of primary + candidate over the primary alone, ×100."""
+        score = {(r["candidate"], r["seed"]): 100 * r["report"][self.metric] for r in self.runs}
+        return pd.DataFrame([[score[c, s] - score[None, s] for c in self.candidates] for s in self.seeds],
+                            index=pd.Index(self.seeds, name="seed"), columns=self.candidates)
+
+    def helpful(self) -> set[str]:
+        return {g["candidate"] for g in self.gains if g["verdict"] == BEATS}
+
+    def orders(self, seed: int | None = None) -> pd.DataFrame:
+        """Each selector's order of the candidates at `seed` (None: the first), beside the measured
+        order by mean gain: a row per selector, a column per place (1 = first)."""
+        seed = self.seeds[0] if seed is None else seed
+        measured = self.gains_by_seed().mean().sort_values(ascending=False, kind="stable")
+        orders = {"measured (mean gain)": list(measured.index),
+                  **{r.selector: r.order for r in self.rankings if r.seed == seed}}
+        return pd.DataFrame.from_dict(orders, orient="index", columns=range(1, len(self.candidates) + 1))
+
+    def pair_cpu_s(self) -> float:
+        """CPU seconds of the pairs' runs (not the primary alone), mean over seeds."""
+        return float(np.nansum([r["part"].cpu_time_s for r in self.runs if r["candidate"] is not None])
+                     / len(self.seeds))
+
+
+def run_transfer(primary: str, seeds: Sequence[int] = (0,), candidates: Sequence[str] | None = None,
+                 exp: Experiment | None = None, *, selectors: Sequence[str] | None = None, pool: str = "glue",
+                 n_resamples: int = 1000, **settings) -> TransferRow:
+    """The primary's row of the matrix at every seed, and every selector's ranking (None: all
+    registered) at every seed; each run and stored ranking is read back, never recomputed."""
+    exp = as_experiment(exp, **settings)
+    candidates = exp.candidates(primary, candidates, pool)
+    runs, gains = pairwise_gains(primary, candidates, seeds, exp, n_resamples=n_resamples)
+    rankings, read_cost = [], {}
+    for name in selectors if selectors is not None else selector_names():
+        mine = [run_selector(name, primary, candidates, exp.with_seed(seed)) for seed in seeds]
+        rankings += mine
+        read_cost[name] = float(np.mean([sum(shared_cost(w, exp.with_seed(r.seed), primary, candidates).cpu_time_s
+                                             for w in r.shared) for r in mine]))
+    return TransferRow(primary, get_task(primary).metrics[0], list(seeds), list(candidates), runs, gains, rankings,
+                       read_cost, {"profile": exp.profile.label, "schema": SCHEMA_VERSION})
+
+
+def run_transfer_matrix(primaries: Sequence[str], seeds: Sequence[int] = (0,), candidates: Sequence[str] | None = None,
+                        exp: Experiment | None = None, *, selectors: Sequence[str] | None = None,
+                        out_dir: str | os.PathLike | None = None, **settings) -> list[TransferRow]:
+    """`run_transfer` for each primary in turn (`candidates`: one list for all, each primary's own
+    name left out; None: each one's pool), each row written to <out_dir>/transfer_<primary>.json
+    as soon as it is finished, so an interrupted matrix keeps its finished rows."""
+    exp, rows = as_experiment(exp, **settings), []
+    for primary in tqdm(primaries, desc="transfer matrix", disable=not exp.progress or len(primaries) < 2):
+        mine = [c for c in candidates if c != primary] if candidates is not None else None
+        rows.append(run_transfer(primary, seeds, mine, exp, selectors=selectors))
+        if out_dir is not None:
+            rows[-1].write_json(Path(out_dir) / f"transfer_{primary}.json")
+    return rows
+
+
+def transfer_table(rows: Sequence[TransferRow]) -> pd.DataFrame:
+    """A row per (primary, candidate): the gain ×100 over the primary alone, its seed × row
+    interval, the verdict (beats = helpful, loses = harmful), the seeds, the detectable gain."""
+    return pd.DataFrame([{"primary": row.primary, **g} for row in rows for g in row.gains])
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many pairs have a helpful, a harmful and no verdict."""
+    return {"pairs": len(table), "helpful": int((table["verdict"] == BEATS).sum()),
+            "harmful": int((table["verdict"] == LOSES).sum())}
+
+
+def selector_scores(rows: Sequence[TransferRow], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """A row per (primary, selector), the selectors' rankings and the popularity prior scored against
+    the matrix (`transfer_scores.score_selector`; a selector ranked at every seed is scored with
+    each seed's ranking paired to that seed's gains), with its CPU seconds per ranking: its own
+    work, and with the stored work it reads (the popularity prior reads the other primaries' pairs)."""
+    gains = {row.primary: row.gains_by_seed() for row in rows}
+    out = []
+    for row in rows:
+        by_selector: dict[str, list[SelectorRanking]] = {}
+        for ranking in row.rankings:
+            by_selector.setdefault(ranking.selector, []).append(ranking)
+        for name, rankings in by_selector.items():
+            scores = {r.seed: r.scores for r in rankings}
+            own = float(np.mean([sum(p.cpu_time_s for p in r.parts) for r in rankings]))
+            out.append({"primary": row.primary, "selector": name,
+                        **score_selector([scores[s] for s in row.seeds], gains[row.primary], row.helpful(), k,
+                                         n_resamples, seed),
+                        "own CPU s": own, "CPU s with what it reads": own + row.read_cost.get(name, 0.0)})
+        if len(rows) > 1:
+            reads = sum(other.pair_cpu_s() for other in rows if other.primary != row.primary)
+            out.append({"primary": row.primary, "selector": POPULARITY,
+                        **score_selector(popularity_prior(gains, row.primary), gains[row.primary], row.helpful(), k,
+                                         n_resamples, seed),
+                        "own CPU s": 0.0, "CPU s with what it reads": reads})
+    return pd.DataFrame(out)
