@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from aux_select.analysis.transfer import (
+    MEAN,
     POPULARITY,
     TransferRow,
     run_transfer,
@@ -14,6 +15,7 @@ from aux_select.analysis.transfer import (
     transfer_table,
     verdict_counts,
 )
+from aux_select.analysis.report import SELECTORS_END, SELECTORS_START, transfer_section
 from aux_select.experiment.context import Experiment
 from aux_select.methods.selectors import SelectorRanking
 from aux_select.plots import plot_selector_cost, plot_transfer
@@ -68,7 +70,7 @@ def test_a_row_round_trips_through_json(rows, tmp_path):
 def test_every_selector_at_every_seed_and_the_popularity_prior_are_scored(rows):
     scores = selector_scores(rows, n_resamples=50)
     assert list(scores[["primary", "selector"]].itertuples(index=False, name=None)) == [
-        (p, s) for p in POOLS for s in [*SELECTORS, POPULARITY]]
+        (p, s) for p in [*POOLS, MEAN] for s in [*SELECTORS, POPULARITY]]
     assert {r.seed for r in rows[0].rankings} == set(SEEDS)
     by = scores.set_index(["primary", "selector"])
     # AutoSeM-utility reads stage 1, which cost CPU time; Size reads nothing
@@ -105,6 +107,15 @@ def test_selector_scores_pair_each_seeds_ranking_with_that_seeds_gains():
     # the prior for P is Q's gains: c first, then a, then b
     assert by.loc[("P", POPULARITY), "regret@1"] == pytest.approx(3.0 - (-1.5))
     assert by.loc[("P", POPULARITY), "CPU s with what it reads"] == pytest.approx(3 * 2.0)  # Q's three pairs a seed
+    # against the prior (tau -1/3 in every draw: c, a, b against a, b, c), paired draw by draw
+    assert by.loc[("P", "right"), "τ − Popularity"] == pytest.approx(1 + 1 / 3)
+    assert by.loc[("P", "right"), "τ − Popularity low"] == pytest.approx(4 / 3)  # the same in every draw
+    assert by.loc[("P", "right"), "vs Popularity"] == "better" and by.loc[("P", "right"), "p (Holm) vs Popularity"] == 0
+    assert by.loc[("P", "half"), "vs Popularity"] == "no evidence"  # 0 to +4/3 with the seeds drawn
+    # over both primaries: Q has no selectors of its own, so only the prior has a mean row
+    assert [s for p, s in by.index if p == MEAN] == [POPULARITY]
+    q_tau = by.loc[("Q", POPULARITY), "kendall tau"]
+    assert by.loc[(MEAN, POPULARITY), "kendall tau"] == pytest.approx((-1 / 3 + q_tau) / 2)
 
 
 def test_verdict_counts_and_the_figures(rows):
@@ -119,3 +130,23 @@ def test_verdict_counts_and_the_figures(rows):
     assert cost.axes[0].get_xscale() == "log"
     assert len(cost.axes[0].get_legend().get_texts()) == len(SELECTORS) + 2  # + the prior, + the interval line
     plt.close("all")
+
+
+def test_results_md_shows_the_selectors_over_every_primary_with_their_tests():
+    rng = np.random.default_rng(1)
+    rows = []
+    for primary in ("P", "Q", "R"):
+        truth = rng.normal(0, 2, 5)
+        gains = {c: list(truth[i] + rng.normal(0, 1, 5)) for i, c in enumerate("abcde")}
+        rankings = {"Random": [{c: rng.random() for c in "abcde"} for _ in range(5)],
+                    "Knows": [{c: truth[i] for i, c in enumerate("abcde")}] * 5}
+        rows.append(synthetic_row(primary, gains, rankings))
+    for row in rows:  # gain_verdicts' columns, as run_transfer stores them
+        row.gains = [{**g, "primary": row.primary, "metric": "accuracy", "seeds": 5} for g in row.gains]
+    section = "\n\n".join(transfer_section(transfer_table(rows), selector_scores(rows, n_resamples=300),
+                                           lambda name, caption: f"![{caption}]({name})"))
+    pooled = section[section.index(SELECTORS_START):section.index(SELECTORS_END)]
+    knows = next(line for line in pooled.splitlines() if line.startswith("| Knows"))
+    assert "better (p" in knows  # it ranks by the true gains: above Random and the prior over three primaries
+    assert [line.split("|")[1].strip() for line in pooled.splitlines()[3:]] == ["Random", "Knows", POPULARITY]
+    assert "![transfer matrix](10_transfer.png)" in section and "Per primary:" in section

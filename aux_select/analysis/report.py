@@ -20,7 +20,7 @@ from scipy.stats import chi2
 from aux_select.analysis import papers
 from aux_select.analysis.controls import ControlBenchmark
 from aux_select.analysis.papers import claims, papers_table
-from aux_select.analysis.transfer import verdict_counts
+from aux_select.analysis.transfer import MEAN, REFERENCES, verdict_counts
 from aux_select.experiment.profiles import get_profile
 from aux_select.methods.registry import baseline_method, claimed_order
 from aux_select.methods.run import Comparison
@@ -35,6 +35,8 @@ COST_CAPTION = ("Wall minutes, process CPU seconds and optimiser steps (of every
                 "stored before CPU time was kept. Peak memory is the host's (the process's resident set, on a GPU "
                 "too). The last row per primary runs every method once with every part "
                 "(an MTL run, stage 1, a set of head matrices) counted once.")
+SELECTORS_START = "<!-- selectors table: start -->"
+SELECTORS_END = "<!-- selectors table: end -->"
 COST_START = "<!-- cost table: start -->"
 COST_END = "<!-- cost table: end -->"
 
@@ -165,18 +167,38 @@ def with_interval(table: pd.DataFrame, column: str) -> pd.Series:
                      index=table.index)
 
 
+def selector_display(selectors: pd.DataFrame, contrasts: bool) -> pd.DataFrame:
+    """The selector table as RESULTS.md shows it: each metric as "value [low, high]"; with
+    `contrasts`, τ minus each reference's with its interval and verdict (Holm's p beside it)."""
+    shown = selectors[["primary", "selector"]].assign(
+        **{name: with_interval(selectors, column) for column, name in SELECTOR_COLUMNS.items()})
+    for reference in REFERENCES if contrasts else ():
+        column = f"τ − {reference}"
+        if column in selectors:
+            verdicts = [f"{v} (p {p:.2g})".replace("(p 0)", "(p < 0.001)") if isinstance(v, str) else "" for v, p in
+                        zip(selectors[f"vs {reference}"], selectors[f"p (Holm) vs {reference}"])]
+            shown = shown.assign(**{column: with_interval(selectors, column), f"vs {reference}": verdicts})
+    return shown.assign(**{c: selectors[c] for c in ("own CPU s", "CPU s with what it reads")})
+
+
 def transfer_section(transfer: pd.DataFrame, selectors: pd.DataFrame, figure: Callable[[str, str], str]) -> list[str]:
-    """The transfer matrix's heading, counts, table and heat map, then the selector table and figure."""
+    """The transfer matrix's heading, counts, table and heat map, then the selector tables (over
+    every primary, with the tests against Random and the prior; then per primary) and the figure."""
     counts = verdict_counts(transfer)
     seeds = ", ".join(f"{p}: {n}" for p, n in transfer.groupby("primary", sort=False)["seeds"].max().items())
-    shown = selectors[["primary", "selector"]].assign(
-        **{name: with_interval(selectors, column) for column, name in SELECTOR_COLUMNS.items()},
-        **{"own CPU s": selectors["own CPU s"], "CPU s with what it reads": selectors["CPU s with what it reads"]})
-    return ["## Measured transfer (notebook 10)", TRANSFER_CAPTION,
-            f"{counts['pairs']} pairs (seeds per primary: {seeds}): {counts['helpful']} helpful, {counts['harmful']} "
-            "harmful, the rest no evidence either way.",
-            markdown(transfer.drop(columns=["metric"]), False), figure("10_transfer.png", "transfer matrix"),
-            "### Selectors scored against the measured transfer", SELECTORS_CAPTION, markdown(shown, False),
+    pooled = selectors["primary"] == MEAN
+    section = ["## Measured transfer (notebook 10)", TRANSFER_CAPTION,
+               f"{counts['pairs']} pairs (seeds per primary: {seeds}): {counts['helpful']} helpful, "
+               f"{counts['harmful']} harmful, the rest no evidence either way.",
+               markdown(transfer.drop(columns=["metric"]), False), figure("10_transfer.png", "transfer matrix"),
+               "### Selectors scored against the measured transfer", SELECTORS_CAPTION]
+    if pooled.any():
+        section += ["Over every primary (each metric's mean over the primaries, its interval from the same seed "
+                    "draws; *τ − Random*, *τ − Popularity*: the difference in τ, paired draw by draw, *better* or "
+                    "*worse* where Holm's correction over the selectors leaves p below 0.05):",
+                    "\n".join([SELECTORS_START, markdown(selector_display(selectors[pooled], True).drop(
+                        columns=["primary"]), False), SELECTORS_END])]
+    return [*section, "Per primary:", markdown(selector_display(selectors[~pooled], True), False),
             figure("10_selectors.png", "selectors: quality against cost")]
 
 

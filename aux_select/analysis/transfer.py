@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aux_select.analysis.transfer_scores import popularity_prior, score_selector
-from aux_select.analysis.verdicts import BEATS, LOSES, Arm, gain_verdicts
+from aux_select.analysis.transfer_scores import MetricDraws, metric_draws, percentile_interval, popularity_prior
+from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, gain_verdicts, holm
 from aux_select.data.registry import get_task
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.autosem.stage1 import run_stage1
@@ -39,6 +39,10 @@ from aux_select.runtime.store import SCHEMA_VERSION, JsonResult
 from aux_select.train.run import RunResult
 
 POPULARITY = "Popularity"  # the source-popularity prior: a candidate's mean measured gain over the other primaries
+MEAN = "mean"              # the selector table's rows over every primary
+REFERENCES = ("Random", POPULARITY)  # what every selector is tested against
+CONTRAST, SHORT = "kendall tau", {"kendall tau": "τ"}  # the metric those tests compare
+ALPHA = 0.05
 
 
 def pair_run(primary: str, partner: str | None, *, exp: Experiment) -> RunResult:
@@ -168,13 +172,11 @@ def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
             "harmful": int((table["verdict"] == LOSES).sum())}
 
 
-def selector_scores(rows: Sequence[TransferRow], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """A row per (primary, selector), the selectors' rankings and the popularity prior scored against
-    the matrix (`transfer_scores.score_selector`; a selector ranked at every seed is scored with
-    each seed's ranking paired to that seed's gains), with its CPU seconds per ranking: its own
-    work, and with the stored work it reads (the popularity prior reads the other primaries' pairs)."""
-    gains = {row.primary: row.gains_by_seed() for row in rows}
-    out = []
+def _scored(rows: Sequence[TransferRow], k: int, n_resamples: int, seed: int
+            ) -> dict[tuple[str, str], tuple[MetricDraws, float, float]]:
+    """(primary, selector) -> its metric draws, own CPU s and CPU s with what it reads, per ranking;
+    the popularity prior where there are other primaries to read."""
+    gains, found = {row.primary: row.gains_by_seed() for row in rows}, {}
     for row in rows:
         by_selector: dict[str, list[SelectorRanking]] = {}
         for ranking in row.rankings:
@@ -182,14 +184,79 @@ def selector_scores(rows: Sequence[TransferRow], k: int = 3, n_resamples: int = 
         for name, rankings in by_selector.items():
             scores = {r.seed: r.scores for r in rankings}
             own = float(np.mean([sum(p.cpu_time_s for p in r.parts) for r in rankings]))
-            out.append({"primary": row.primary, "selector": name,
-                        **score_selector([scores[s] for s in row.seeds], gains[row.primary], row.helpful(), k,
-                                         n_resamples, seed),
-                        "own CPU s": own, "CPU s with what it reads": own + row.read_cost.get(name, 0.0)})
+            found[row.primary, name] = (metric_draws([scores[s] for s in row.seeds], gains[row.primary], row.helpful(),
+                                                     k, n_resamples, seed), own, own + row.read_cost.get(name, 0.0))
         if len(rows) > 1:
             reads = sum(other.pair_cpu_s() for other in rows if other.primary != row.primary)
-            out.append({"primary": row.primary, "selector": POPULARITY,
-                        **score_selector(popularity_prior(gains, row.primary), gains[row.primary], row.helpful(), k,
-                                         n_resamples, seed),
-                        "own CPU s": 0.0, "CPU s with what it reads": reads})
+            prior = popularity_prior(gains, row.primary)
+            found[row.primary, POPULARITY] = (metric_draws(prior, gains[row.primary], row.helpful(), k, n_resamples,
+                                                           seed), 0.0, reads)
+    return found
+
+
+def finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite values (NaN, quietly, where there are none: a metric no primary could compute)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _over_primaries(found: dict, primaries: Sequence[str]) -> dict[tuple[str, str], tuple[MetricDraws, float, float]]:
+    """Per selector every primary has: each metric and cost as the mean over the primaries, draw by
+    draw (none with a single primary)."""
+    out = {}
+    if len(primaries) < 2:
+        return out
+    for name in dict.fromkeys(s for _, s in found):
+        mine = [found[p, name] for p in primaries if (p, name) in found]
+        if len(mine) < len(primaries):
+            continue
+        draws = [{m: finite_mean([d.draws[i][m] for d, _, _ in mine]) for m in mine[0][0].point}
+                 for i in range(len(mine[0][0].draws))]
+        point = {m: finite_mean([d.point[m] for d, _, _ in mine]) for m in mine[0][0].point}
+        out[MEAN, name] = (MetricDraws(point, draws, min(d.seeds for d, _, _ in mine),
+                                       sum(d.candidates for d, _, _ in mine)),
+                           float(np.mean([o for _, o, _ in mine])), float(np.mean([t for _, _, t in mine])))
+    return out
+
+
+def _contrasts(found: dict, primary: str, reference: str, metric: str = CONTRAST) -> dict[str, dict]:
+    """Per selector of `primary`: its `metric` minus the reference's, draw by draw (paired), the
+    interval, Holm over the selectors, and better / worse / no evidence."""
+    names = [s for p, s in found if p == primary and s != reference]
+    if (primary, reference) not in found:
+        return {}
+    ref, tests = found[primary, reference][0], {}
+    for name in names:
+        own = found[primary, name][0]
+        diffs = [a[metric] - b[metric] for a, b in zip(own.draws, ref.draws)]
+        finite = [d for d in diffs if np.isfinite(d)]
+        p = min(1.0, 2 * min(np.mean([d <= 0 for d in finite]), np.mean([d >= 0 for d in finite]))) if finite else 1.0
+        tests[name] = (own.point[metric] - ref.point[metric], *percentile_interval(diffs), p)
+    adjusted = holm([t[3] for t in tests.values()]) if tests else []
+    return {name: {f"{SHORT[metric]} − {reference}": d, f"{SHORT[metric]} − {reference} low": lo,
+                   f"{SHORT[metric]} − {reference} high": hi, f"p (Holm) vs {reference}": float(ph),
+                   f"vs {reference}": ("better" if d > 0 else "worse") if ph < ALPHA and np.isfinite(d) else NO_EVIDENCE}
+            for (name, (d, lo, hi, _)), ph in zip(tests.items(), adjusted)}
+
+
+def selector_scores(rows: Sequence[TransferRow], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """A row per (primary, selector), the selectors' rankings and the popularity prior scored against
+    the matrix (`transfer_scores.metric_draws`: a selector ranked at every seed is scored with each
+    seed's ranking paired to that seed's gains), then a row per selector over every primary
+    (primary "mean": each metric's mean over the primaries, draw by draw). Each row holds every
+    metric with its seed-bootstrap interval; Kendall τ minus Random's and minus the popularity
+    prior's, paired draw by draw, with Holm's correction over the selectors and a verdict; and the
+    CPU seconds per ranking: its own work, and with the stored work it reads (the prior: the other
+    primaries' pairs)."""
+    found = _scored(rows, k, n_resamples, seed)
+    found |= _over_primaries(found, [row.primary for row in rows])
+    contrasts = {(p, ref): _contrasts(found, p, ref) for p in dict.fromkeys(p for p, _ in found) for ref in REFERENCES}
+    out = []
+    for (primary, name), (draws, own, total) in found.items():
+        row = {"primary": primary, "selector": name, "seeds": draws.seeds, "candidates": draws.candidates}
+        for metric, value in draws.point.items():
+            row.update(dict(zip([metric, f"{metric} low", f"{metric} high"], [value, *draws.interval(metric)])))
+        for reference in REFERENCES:
+            row.update(contrasts[primary, reference].get(name, {}))
+        out.append({**row, "own CPU s": own, "CPU s with what it reads": total})
     return pd.DataFrame(out)

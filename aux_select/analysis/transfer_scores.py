@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -107,13 +108,33 @@ def _mean_gains(values: np.ndarray, columns: Sequence[str]) -> dict[str, float]:
         return dict(zip(columns, np.nanmean(values, axis=0).tolist()))
 
 
-def score_selector(scores: dict[str, float] | Sequence[dict[str, float]], gains_by_seed: pd.DataFrame,
-                   helpful: set[str], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Every metric on the mean gains over seeds, with a seed-bootstrap percentile interval
-    ("<metric> low" / "<metric> high"): the seed rows are resampled with replacement and the mean
-    gains and metric recomputed; `helpful` stays fixed. `scores` is one ranking, or one per seed
-    row (a selector that ranks at each seed): then a metric is the mean over the drawn seeds of each
-    one's ranking scored on the drawn mean gains. NaN metrics of a resample are dropped."""
+@dataclass
+class MetricDraws:
+    """Every metric of one ranking on the seeds as they are (`point`) and on each seed-bootstrap draw
+    (`draws`; the draws depend only on the bootstrap's seed and the number of seed rows, so two
+    selectors scored on one primary's gains with one bootstrap seed are paired draw by draw)."""
+    point: dict[str, float]
+    draws: list[dict[str, float]]
+    seeds: int
+    candidates: int
+
+    def interval(self, name: str) -> tuple[float, float]:
+        return percentile_interval([d[name] for d in self.draws])
+
+
+def percentile_interval(draws: Sequence[float]) -> tuple[float, float]:
+    """The CONFIDENCE percentile interval of the finite draws (NaN, NaN without any)."""
+    finite = [d for d in draws if math.isfinite(d)]
+    tail = 100 * (1 - CONFIDENCE) / 2
+    return tuple(np.percentile(finite, [tail, 100 - tail]).tolist()) if finite else (math.nan, math.nan)
+
+
+def metric_draws(scores: dict[str, float] | Sequence[dict[str, float]], gains_by_seed: pd.DataFrame,
+                 helpful: set[str], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> MetricDraws:
+    """Every metric on the mean gains over seeds and on each seed-bootstrap draw: the seed rows are
+    resampled with replacement and the mean gains and metric recomputed; `helpful` stays fixed.
+    `scores` is one ranking, or one per seed row (a selector that ranks at each seed): then a
+    metric is the mean over the drawn seeds of each one's ranking scored on the drawn mean gains."""
     values, columns = gains_by_seed.to_numpy(dtype=float), list(gains_by_seed.columns)
     per_seed = [scores] if isinstance(scores, dict) else list(scores)
     if len(per_seed) not in (1, len(values)):
@@ -122,29 +143,30 @@ def score_selector(scores: dict[str, float] | Sequence[dict[str, float]], gains_
     owner = np.arange(len(values)) if len(per_seed) > 1 else np.zeros(len(values), dtype=int)  # seed row -> ranking
 
     @functools.lru_cache(maxsize=None)  # a draw is a multiset of seeds: five seeds give only 126 of them
-    def scored_once(rows: tuple[int, ...]) -> dict[str, float]:
-        rows = np.array(rows)
-        gains = _mean_gains(values[rows], columns)
-        drawn, times = np.unique(owner[rows], return_counts=True)  # each ranking scored once, weighted by draws
-        out = {}
+    def scored(rows: tuple[int, ...]) -> dict[str, float]:
+        drawn, times = np.unique(owner[list(rows)], return_counts=True)  # each ranking scored once, weighted by draws
+        gains, out = _mean_gains(values[list(rows)], columns), {}
         for name in metrics[0]:
             found = np.array([metrics[r][name](gains) for r in drawn])
             finite = np.isfinite(found)
             out[name] = float(np.average(found[finite], weights=times[finite])) if finite.any() else math.nan
         return out
 
-    def scored(rows: np.ndarray) -> dict[str, float]:
-        return scored_once(tuple(sorted(rows.tolist())))
-
     rng = np.random.default_rng(seed)
-    draws = [scored(rows) for rows in rng.integers(0, len(values), size=(n_resamples, len(values)))]
-    tail = 100 * (1 - CONFIDENCE) / 2
-    point = scored(np.arange(len(values)))
-    out: dict[str, float] = {"seeds": len(values), "candidates": len(_common(per_seed[0], _mean_gains(values, columns)))}
-    for name in metrics[0]:
-        finite = [d[name] for d in draws if math.isfinite(d[name])]
-        low, high = np.percentile(finite, [tail, 100 - tail]).tolist() if finite else (math.nan, math.nan)
-        out.update({name: point[name], f"{name} low": low, f"{name} high": high})
+    draws = [scored(tuple(sorted(rows))) for rows in rng.integers(0, len(values), size=(n_resamples, len(values)))]
+    return MetricDraws(scored(tuple(range(len(values)))), draws, len(values),
+                       len(_common(per_seed[0], _mean_gains(values, columns))))
+
+
+def score_selector(scores: dict[str, float] | Sequence[dict[str, float]], gains_by_seed: pd.DataFrame,
+                   helpful: set[str], k: int = 3, n_resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """`metric_draws` as a flat row: each metric with its seed-bootstrap percentile interval
+    ("<metric> low" / "<metric> high"; NaN metrics of a draw are dropped)."""
+    found = metric_draws(scores, gains_by_seed, helpful, k, n_resamples, seed)
+    out: dict[str, float] = {"seeds": found.seeds, "candidates": found.candidates}
+    for name, value in found.point.items():
+        low, high = found.interval(name)
+        out.update({name: value, f"{name} low": low, f"{name} high": high})
     return out
 
 

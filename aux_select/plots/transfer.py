@@ -26,15 +26,15 @@ def plot_transfer(table: pd.DataFrame) -> plt.Figure:
     notes = np.array([[f"{g:+.1f}{m}" if np.isfinite(g) else "" for g, m in zip(grow, mrow)]
                       for grow, mrow in zip(gains.to_numpy(dtype=float), marks.fillna("").to_numpy())])
     limit = max(float(np.nanmax(np.abs(gains.to_numpy(dtype=float)))), 1.0)
-    fig, ax = plt.subplots(figsize=(1.6 + 0.95 * len(candidates), 1.4 + 0.55 * len(primaries)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.4 + 0.95 * len(candidates)), 1.8 + 0.55 * len(primaries)))
     rows = [f"{p} ({seeds[p]} seed{'s' if seeds[p] != 1 else ''})" for p in primaries]
     sns.heatmap(gains.set_axis(rows), vmin=-limit, vmax=limit, center=0, cmap="RdBu", annot=notes, fmt="",
                 cbar_kws={"label": "gain over the primary alone, report × 100"}, linewidths=0.5, linecolor="white", ax=ax)
     ax.set(xlabel="auxiliary candidate at 1:1", ylabel="primary")
     ax.tick_params(axis="x", rotation=45)
     ax.tick_params(axis="y", rotation=0)
-    ax.set_title("Measured transfer (+: helpful, −: harmful by the test across seeds; blank: not a candidate)",
-                 fontsize=9)
+    ax.set_title("Measured transfer: primary + candidate at 1:1 against the primary alone\n"
+                 "(+ helpful, − harmful by the test across seeds; blank: not a candidate)", fontsize=9)
     fig.tight_layout()
     return fig
 
