@@ -95,6 +95,14 @@ def test_get_or_compute_computes_once(tmp_path):
     assert len(calls) == 1
 
 
+def test_a_value_computed_now_is_the_value_read_back_later_key_order_included(tmp_path):
+    store = Store(tmp_path)
+    computed = store.get_or_compute("stage1", {"a": 1}, lambda: {"utilities": {"MRPC": 0.6, "CoLA": 0.5}, "n": np.int64(3)})
+    later = Store(tmp_path).get("stage1", {"a": 1})
+    assert json.dumps(computed) == json.dumps(later)  # a summary written either way is the same file
+    assert list(computed["utilities"]) == ["CoLA", "MRPC"]
+
+
 def test_atomic_write_leaves_no_temp_files(tmp_path):
     store = Store(tmp_path)
     for seed in range(3):

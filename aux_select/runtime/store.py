@@ -197,8 +197,9 @@ class Store:
             with self.lock(kind, make_key(kind, spec)):
                 value = self.get(kind, spec)  # another process may have stored it while we waited
                 if missing(value):
-                    value = jsonable(compute(), "value")  # same shape as a later get() returns
-                    self.put(kind, spec, value)
+                    self.put(kind, spec, compute())
+                    value = self.get(kind, spec)  # what a later get() returns, to the key order: a
+                    # result computed now and one read back are one result, byte for byte
         return value
 
     def records(self, kind: str) -> list[dict]:
