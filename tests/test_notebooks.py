@@ -14,7 +14,6 @@ from aux_select.methods.run import Comparison
 from aux_select.analysis.tables import comparison_table
 from aux_select.analysis.controls import ControlBenchmark
 from aux_select.analysis.transfer import TransferRow, run_transfer
-from aux_select.methods.selectors import selector_names
 from aux_select.methods.registry import method_names
 from aux_select.methods.autosem.stage2 import Stage2Result
 from aux_select.experiment.profiles import get_profile, override
@@ -319,12 +318,15 @@ def test_00_budget(fixture_data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_10_transfer(fixture_data_dir, tmp_path):
-    # two primaries, two candidates each, two seeds: the verdicts and the popularity prior have what they need
+    # two primaries, two candidates each, two seeds: the verdicts and the popularity prior have what they need;
+    # three selectors, one reading stored work (every selector runs in tests/test_selectors.py)
+    selectors = ["Random", "TextEmb", "AutoSeM-utility"]
     run_notebook("10_transfer.ipynb", tmp_path, "transfer_RTE.json", fixture_data_dir, primaries=["RTE", "MRPC"],
-                 primary="MRPC", seeds=[0, 1], candidates=["WNLI", "MRPC", "RTE"], store_dir=str(tmp_path / "store"))
+                 primary="MRPC", seeds=[0, 1], candidates=["WNLI", "MRPC", "RTE"], selectors=selectors,
+                 store_dir=str(tmp_path / "store"))
     rows = [TransferRow.from_json(json.loads((tmp_path / "out" / f"transfer_{p}.json").read_text())) for p in ("RTE", "MRPC")]
     assert [r.candidates for r in rows] == [["WNLI", "MRPC"], ["WNLI", "RTE"]]
     assert all(r.seeds == [0, 1] and list(r.gains_by_seed().index) == [0, 1] for r in rows)
-    assert {(r.selector, r.seed) for r in rows[1].rankings} == {(s, seed) for s in selector_names() for seed in (0, 1)}
+    assert {(r.selector, r.seed) for r in rows[1].rankings} == {(s, seed) for s in selectors for seed in (0, 1)}
     assert all(g["seeds"] == 2 and g["verdict"] in ("beats", "loses", "no evidence") for r in rows for g in r.gains)
     assert_figures(tmp_path, "10_transfer.png", "10_selectors.png")
