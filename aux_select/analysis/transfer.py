@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -172,10 +172,14 @@ def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
             "harmful": int((table["verdict"] == LOSES).sum())}
 
 
-def _scored(rows: Sequence[TransferRow], k: int, n_resamples: int, seed: int
-            ) -> dict[tuple[str, str], tuple[MetricDraws, float, float]]:
-    """(primary, selector) -> its metric draws, own CPU s and CPU s with what it reads, per ranking;
-    the popularity prior where there are other primaries to read."""
+class Scored(NamedTuple):
+    draws: MetricDraws
+    own_cpu_s: float        # the selector's own work per ranking
+    with_reads_cpu_s: float  # and the stored work it reads
+
+
+def _scored(rows: Sequence[TransferRow], k: int, n_resamples: int, seed: int) -> dict[tuple[str, str], Scored]:
+    """(primary, selector) -> its `Scored`; the popularity prior where there are other primaries to read."""
     gains, found = {row.primary: row.gains_by_seed() for row in rows}, {}
     for row in rows:
         by_selector: dict[str, list[SelectorRanking]] = {}
@@ -184,13 +188,14 @@ def _scored(rows: Sequence[TransferRow], k: int, n_resamples: int, seed: int
         for name, rankings in by_selector.items():
             scores = {r.seed: r.scores for r in rankings}
             own = float(np.mean([sum(p.cpu_time_s for p in r.parts) for r in rankings]))
-            found[row.primary, name] = (metric_draws([scores[s] for s in row.seeds], gains[row.primary], row.helpful(),
-                                                     k, n_resamples, seed), own, own + row.read_cost.get(name, 0.0))
+            found[row.primary, name] = Scored(metric_draws([scores[s] for s in row.seeds], gains[row.primary],
+                                                           row.helpful(), k, n_resamples, seed),
+                                              own, own + row.read_cost.get(name, 0.0))
         if len(rows) > 1:
             reads = sum(other.pair_cpu_s() for other in rows if other.primary != row.primary)
             prior = popularity_prior(gains, row.primary)
-            found[row.primary, POPULARITY] = (metric_draws(prior, gains[row.primary], row.helpful(), k, n_resamples,
-                                                           seed), 0.0, reads)
+            found[row.primary, POPULARITY] = Scored(metric_draws(prior, gains[row.primary], row.helpful(), k,
+                                                                 n_resamples, seed), 0.0, reads)
     return found
 
 
@@ -200,34 +205,35 @@ def finite_mean(values: Sequence[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _over_primaries(found: dict, primaries: Sequence[str]) -> dict[tuple[str, str], tuple[MetricDraws, float, float]]:
+def _over_primaries(found: dict[tuple[str, str], Scored], primaries: Sequence[str]) -> dict[tuple[str, str], Scored]:
     """Per selector every primary has: each metric and cost as the mean over the primaries, draw by
     draw (none with a single primary)."""
     out = {}
     if len(primaries) < 2:
         return out
     for name in dict.fromkeys(s for _, s in found):
-        mine = [found[p, name] for p in primaries if (p, name) in found]
+        mine = [found[p, name].draws for p in primaries if (p, name) in found]
         if len(mine) < len(primaries):
             continue
-        draws = [{m: finite_mean([d.draws[i][m] for d, _, _ in mine]) for m in mine[0][0].point}
-                 for i in range(len(mine[0][0].draws))]
-        point = {m: finite_mean([d.point[m] for d, _, _ in mine]) for m in mine[0][0].point}
-        out[MEAN, name] = (MetricDraws(point, draws, min(d.seeds for d, _, _ in mine),
-                                       sum(d.candidates for d, _, _ in mine)),
-                           float(np.mean([o for _, o, _ in mine])), float(np.mean([t for _, _, t in mine])))
+        metrics = list(mine[0].point)
+        draws = [{m: finite_mean([d.draws[i][m] for d in mine]) for m in metrics} for i in range(len(mine[0].draws))]
+        point = {m: finite_mean([d.point[m] for d in mine]) for m in metrics}
+        out[MEAN, name] = Scored(MetricDraws(point, draws, min(d.seeds for d in mine), sum(d.candidates for d in mine)),
+                                 float(np.mean([found[p, name].own_cpu_s for p in primaries])),
+                                 float(np.mean([found[p, name].with_reads_cpu_s for p in primaries])))
     return out
 
 
-def _contrasts(found: dict, primary: str, reference: str, metric: str = CONTRAST) -> dict[str, dict]:
+def _contrasts(found: dict[tuple[str, str], Scored], primary: str, reference: str, metric: str = CONTRAST
+               ) -> dict[str, dict]:
     """Per selector of `primary`: its `metric` minus the reference's, draw by draw (paired), the
     interval, Holm over the selectors, and better / worse / no evidence."""
     names = [s for p, s in found if p == primary and s != reference]
     if (primary, reference) not in found:
         return {}
-    ref, tests = found[primary, reference][0], {}
+    ref, tests = found[primary, reference].draws, {}
     for name in names:
-        own = found[primary, name][0]
+        own = found[primary, name].draws
         diffs = [a[metric] - b[metric] for a, b in zip(own.draws, ref.draws)]
         finite = [d for d in diffs if np.isfinite(d)]
         p = min(1.0, 2 * min(np.mean([d <= 0 for d in finite]), np.mean([d >= 0 for d in finite]))) if finite else 1.0
@@ -252,11 +258,11 @@ def selector_scores(rows: Sequence[TransferRow], k: int = 3, n_resamples: int = 
     found |= _over_primaries(found, [row.primary for row in rows])
     contrasts = {(p, ref): _contrasts(found, p, ref) for p in dict.fromkeys(p for p, _ in found) for ref in REFERENCES}
     out = []
-    for (primary, name), (draws, own, total) in found.items():
+    for (primary, name), (draws, own, with_reads) in found.items():
         row = {"primary": primary, "selector": name, "seeds": draws.seeds, "candidates": draws.candidates}
         for metric, value in draws.point.items():
             row.update(dict(zip([metric, f"{metric} low", f"{metric} high"], [value, *draws.interval(metric)])))
         for reference in REFERENCES:
             row.update(contrasts[primary, reference].get(name, {}))
-        out.append({**row, "own CPU s": own, "CPU s with what it reads": total})
+        out.append({**row, "own CPU s": own, "CPU s with what it reads": with_reads})
     return pd.DataFrame(out)
