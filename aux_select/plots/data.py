@@ -14,7 +14,7 @@ def plot_length_distribution(lengths: dict[str, list[int]], max_len: int | None 
     if max_len is not None:
         ax.axhline(max_len, color="crimson", ls="--", lw=1, label=f"max_len = {max_len}")
         ax.legend(loc="upper right")
-    ax.set(xlabel="", ylabel="tokens per example (both sentences)", title="Example length by task")
+    ax.set(xlabel="task", ylabel="tokens per example (both sentences)", title="Example length by task")
     return fig
 
 
@@ -27,7 +27,7 @@ def plot_label_distribution(label_counts: dict[str, dict[str, int]]) -> plt.Figu
                              squeeze=False)
     for ax, (task, part) in zip(axes[0], frame.groupby("task", sort=False)):
         sns.barplot(part, x="label", y="share", ax=ax, color="steelblue")
-        ax.set(title=task, xlabel="")
+        ax.set(title=task, xlabel="label", ylabel="share of train rows")
         ax.tick_params(axis="x", rotation=45)
     fig.suptitle("Label distribution (train)")
     fig.tight_layout()

@@ -45,11 +45,12 @@ def plot_tau_matrix(taus: pd.DataFrame, primary: str | None = None) -> plt.Figur
     n = len(taus)
     fig, ax = plt.subplots(figsize=(0.8 * n + 2, 0.7 * n + 1.5))
     sns.heatmap(taus, ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True, fmt=".2f", square=True,
-                cbar_kws={"label": "Kendall tau-b"})
+                mask=np.eye(n, dtype=bool), cbar_kws={"label": "Kendall tau-b"})  # blank: a task with itself
     if primary in taus.index:
         i = list(taus.index).index(primary)
         ax.add_patch(plt.Rectangle((0, i), n, 1, fill=False, edgecolor="black", lw=2.5))
-    ax.set(title="Task correlation of head importance", xlabel="", ylabel="")
+    ax.set(title="Task correlation of head importance (blank: a task with itself)", xlabel="task",
+           ylabel="task" + (" (outlined: the primary)" if primary in taus.index else ""))
     return fig
 
 
@@ -70,7 +71,8 @@ def plot_greedy_trials(trials: Sequence[Trial], base_score: float, selected: lis
         ax.plot(x[early], y[early], "o", mfc="none", color="steelblue", label="stopped early: score reached")
     ax.plot([kept], [scores[kept]], "o", ms=14, mfc="none", mec="black", mew=2, label="kept set")
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set(ylabel=f"select {metric}", title=title)
+    ax.set(xlabel="auxiliary set tried, in order (each adds one task to the set before)",
+           ylabel=f"select {metric}", title=title)
     ax.legend(loc="best")
     fig.tight_layout()
     return fig
