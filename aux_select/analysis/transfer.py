@@ -16,6 +16,7 @@ on top (the fair budget). The gains are evaluations, like every report score: th
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aux_select.analysis.transfer_scores import MetricDraws, metric_draws, percentile_interval, popularity_prior
-from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, gain_verdicts, holm
+from aux_select.analysis.verdicts import BEATS, LOSES, NO_EVIDENCE, Arm, bootstrap_p, gain_verdicts, holm
 from aux_select.data.registry import get_task
 from aux_select.experiment.context import Experiment, as_experiment
 from aux_select.methods.autosem.stage1 import run_stage1
@@ -136,11 +137,15 @@ def run_transfer(primary: str, seeds: Sequence[int] = (0,), candidates: Sequence
     candidates = exp.candidates(primary, candidates, pool)
     runs, gains = pairwise_gains(primary, candidates, seeds, exp, n_resamples=n_resamples)
     rankings, read_cost = [], {}
+
+    @functools.cache  # several selectors read one piece of stored work (LogME, NCE, LEEP, GradTS-tau: the matrices)
+    def cpu_s(work: str, seed: int) -> float:
+        return shared_cost(work, exp.with_seed(seed), primary, candidates).cpu_time_s
+
     for name in selectors if selectors is not None else selector_names():
         mine = [run_selector(name, primary, candidates, exp.with_seed(seed)) for seed in seeds]
         rankings += mine
-        read_cost[name] = float(np.mean([sum(shared_cost(w, exp.with_seed(r.seed), primary, candidates).cpu_time_s
-                                             for w in r.shared) for r in mine]))
+        read_cost[name] = float(np.mean([sum(cpu_s(w, r.seed) for w in r.shared) for r in mine]))
     return TransferRow(primary, get_task(primary).metrics[0], list(seeds), list(candidates), runs, gains, rankings,
                        read_cost, {"profile": exp.profile.label, "schema": SCHEMA_VERSION})
 
@@ -235,9 +240,8 @@ def _contrasts(found: dict[tuple[str, str], Scored], primary: str, reference: st
     for name in names:
         own = found[primary, name].draws
         diffs = [a[metric] - b[metric] for a, b in zip(own.draws, ref.draws)]
-        finite = [d for d in diffs if np.isfinite(d)]
-        p = min(1.0, 2 * min(np.mean([d <= 0 for d in finite]), np.mean([d >= 0 for d in finite]))) if finite else 1.0
-        tests[name] = (own.point[metric] - ref.point[metric], *percentile_interval(diffs), p)
+        tests[name] = (own.point[metric] - ref.point[metric], *percentile_interval(diffs),
+                       bootstrap_p([d for d in diffs if np.isfinite(d)]))
     adjusted = holm([t[3] for t in tests.values()]) if tests else []
     return {name: {f"{SHORT[metric]} − {reference}": d, f"{SHORT[metric]} − {reference} low": lo,
                    f"{SHORT[metric]} − {reference} high": hi, f"p (Holm) vs {reference}": float(ph),

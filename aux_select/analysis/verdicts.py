@@ -46,6 +46,15 @@ class GainTest:
     per_seed: list[float]  # the gain at each seed alone, on the report rows as they are
 
 
+def bootstrap_p(replicates: Sequence[float]) -> float:
+    """The two-sided bootstrap p of "no difference": twice the smaller share of replicates on
+    either side of 0 (ties count on both), at most 1; 1 without any replicate."""
+    replicates = np.asarray(replicates, dtype=float)
+    if not len(replicates):
+        return 1.0
+    return float(min(1.0, 2 * min(np.mean(replicates <= 0), np.mean(replicates >= 0))))
+
+
 def seed_row_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, metric: str, n_resamples: int = 1000,
                        seed: int = 0, confidence: float = 0.95, tag_names: Sequence[str] | None = None) -> GainTest:
     """The gain of `method` over `baseline`, both (seeds, rows) and paired by seed, with an
@@ -62,7 +71,7 @@ def seed_row_bootstrap(labels: Sequence, method: Sequence, baseline: Sequence, m
     drawn = rng.integers(0, seeds, (n_resamples, seeds))  # the seeds each resample draws
     replicates = diffs[drawn, np.arange(1, n_resamples + 1)[:, None]].mean(axis=1)  # (resamples,)
     tail = 100 * (1 - confidence) / 2
-    p = min(1.0, 2 * min(np.mean(replicates <= 0), np.mean(replicates >= 0)))
+    p = bootstrap_p(replicates)
     return GainTest(float(diffs[:, 0].mean()), float(np.percentile(replicates, tail)),
                     float(np.percentile(replicates, 100 - tail)), float(p), float(np.std(replicates, ddof=1)),
                     diffs[:, 0].tolist())

@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-NOTEBOOKS = {"compare": "06_compare", "controls": "09_control_tasks", "transfer": "10_transfer"}  # per summary kind
-COMPARE = NOTEBOOKS["compare"]
+from aux_select.reproduce.summaries import COMPARE, CONTROLS, TRANSFER
+
+NOTEBOOKS = {COMPARE: "06_compare", CONTROLS: "09_control_tasks", TRANSFER: "10_transfer"}  # per summary kind
 
 
 def notebooks_folder(folder: str | os.PathLike | None = None) -> Path:
@@ -19,15 +20,15 @@ def notebooks_folder(folder: str | os.PathLike | None = None) -> Path:
     FileNotFoundError naming the fix when it is not there."""
     checkout = Path(__file__).resolve().parents[2] / "notebooks"
     found = Path(folder) if folder else checkout if checkout.is_dir() else Path.cwd() / "notebooks"
-    if not (found / f"{COMPARE}.ipynb").is_file():
-        raise FileNotFoundError(f"no {COMPARE}.ipynb in {found}: --notebooks needs the notebooks/ folder of a "
+    if not (found / f"{NOTEBOOKS[COMPARE]}.ipynb").is_file():
+        raise FileNotFoundError(f"no {NOTEBOOKS[COMPARE]}.ipynb in {found}: --notebooks needs the notebooks/ folder of a "
                                 "checkout of aux_select (git clone ...), or its path: --notebooks PATH")
     return found.resolve()
 
 
 def execute_notebook(primary: str, *, notebooks: Path, methods: Sequence[str], seeds: Sequence[int], profile: str,
                      settings: Sequence[str], data_dir: str | None, out_dir: Path, figures_dir: Path, store_dir: Path,
-                     kind: str = "compare", primaries: Sequence[str] = ()) -> Path:
+                     kind: str = COMPARE, primaries: Sequence[str] = ()) -> Path:
     """Notebook 06 (controls: 09; transfer: 10, its matrix over `primaries`) for one primary,
     headless, in the folder above `notebooks`; returns the executed notebook's path."""
     import papermill  # only here: the rest of reproduce works without it
